@@ -1,0 +1,45 @@
+# taxieta: the everyday commands. `make test` is what CI runs (.ci/run).
+DATA_DIR ?= ../shared/data
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/taxieta/taxieta/internal/buildinfo.version=$(VERSION)
+# The default model's recipe: fixed months and a fixed creation time, so the
+# same data always gives the same bytes.
+DEFAULT_MODEL := internal/defaultmodel/taxi-duration.taxieta
+DEFAULT_MODEL_EPOCH := 1700000000
+
+.PHONY: build run test unit lint fuzz bench default-model check-default-model
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/taxieta ./cmd/taxieta
+
+run:
+	$(GO) run ./cmd/taxieta serve
+
+# Everything: installs what the tests need, starts the servers they use, runs all tests.
+test:
+	./scripts/test.sh
+
+unit:
+	TAXIETA_DATA_DIR=$(abspath $(DATA_DIR)) $(GO) test -race ./...
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+fuzz:
+	$(GO) test ./internal/model -run '^$$' -fuzz FuzzDecode -fuzztime 30s
+
+bench:
+	./scripts/bench.sh
+
+default-model:
+	SOURCE_DATE_EPOCH=$(DEFAULT_MODEL_EPOCH) $(GO) run ./cmd/taxieta train --data-dir $(DATA_DIR) \
+		--train green:2023-01..2023-04 --valid green:2024-03 --out $(DEFAULT_MODEL)
+
+# Fails when regenerating the default model would change a byte.
+check-default-model:
+	SOURCE_DATE_EPOCH=$(DEFAULT_MODEL_EPOCH) $(GO) run ./cmd/taxieta train --data-dir $(DATA_DIR) \
+		--train green:2023-01..2023-04 --valid green:2024-03 --out /tmp/taxieta-default-check.taxieta >/dev/null
+	cmp /tmp/taxieta-default-check.taxieta $(DEFAULT_MODEL)

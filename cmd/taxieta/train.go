@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/taxieta/taxieta/internal/buildinfo"
+	"github.com/taxieta/taxieta/internal/model"
+	"github.com/taxieta/taxieta/internal/tlc"
+	"github.com/taxieta/taxieta/internal/training"
+	"github.com/taxieta/taxieta/internal/trip"
+)
+
+// dataFlags are the flags of every command that reads TLC data.
+type dataFlags struct {
+	dataDir  string
+	cacheDir string
+	baseURL  string
+}
+
+func (d *dataFlags) register(fsAdd func(p *string, name, value, usage string)) {
+	fsAdd(&d.dataDir, "data-dir", "", "directory holding TLC files (green_tripdata_YYYY-MM.parquet, taxi_zone_lookup.csv, taxi_zones.geojson)")
+	fsAdd(&d.cacheDir, "cache-dir", defaultCacheDir(), "directory for downloaded files")
+	fsAdd(&d.baseURL, "tlc-base-url", tlc.DefaultBaseURL, "where the TLC's monthly files are downloaded from")
+}
+
+func (d *dataFlags) resolver(env environment) *tlc.Resolver {
+	f := &tlc.Fetcher{BaseURL: d.baseURL}
+	if w, ok := env.stderr.(*os.File); ok && tlc.IsTerminal(w) {
+		f.Progress = w
+	}
+	return &tlc.Resolver{DataDir: d.dataDir, CacheDir: filepath.Join(d.cacheDir, "tlc"), Fetcher: f}
+}
+
+func defaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "taxieta")
+	}
+	return filepath.Join(os.TempDir(), "taxieta-cache")
+}
+
+func runTrain(ctx context.Context, env environment, args []string) error {
+	fs := newFlagSet(env, "train", "train --train SPEC [--valid SPEC] --out FILE [flags]")
+	var (
+		d                   dataFlags
+		train, valid        listFlag
+		kind, out, name     string
+		zoneLookup, shapes  string
+		asJSON              bool
+		minMinutes, maxMins float64
+	)
+	d.register(fs.StringVar)
+	fs.Var(&train, "train", "training data: file paths or month specs (repeatable, comma-separated)")
+	fs.Var(&valid, "valid", "validation data, usually the month after the training data")
+	fs.StringVar(&kind, "model", model.KindOD, fmt.Sprintf("model kind, one of %v", model.Kinds))
+	fs.StringVar(&out, "out", "", "artifact file to write (required)")
+	fs.StringVar(&name, "name", model.DefaultName, "model name recorded in the artifact")
+	fs.StringVar(&zoneLookup, "zones", "", "taxi_zone_lookup.csv (default: the one in --data-dir, if any)")
+	fs.StringVar(&shapes, "zone-shapes", "", "zone shapes as GeoJSON (default: taxi_zones.geojson in --data-dir, if any)")
+	fs.BoolVar(&asJSON, "json", false, "print the metrics as JSON on stdout")
+	fs.Float64Var(&minMinutes, "min-minutes", trip.DefaultRules().MinMinutes, "cleaning: shortest trip kept, minutes")
+	fs.Float64Var(&maxMins, "max-minutes", trip.DefaultRules().MaxMinutes, "cleaning: longest trip kept, minutes")
+	if err := parseFlags(fs, args, env.getenv); err != nil {
+		return err
+	}
+	switch {
+	case len(train) == 0:
+		return usageError{errors.New("train: --train is required (e.g. --train green:2023-01)")}
+	case out == "":
+		return usageError{errors.New("train: --out is required")}
+	case fs.NArg() > 0:
+		return usageError{fmt.Errorf("train: unexpected argument %q", fs.Arg(0))}
+	case !(minMinutes >= 0 && maxMins > minMinutes):
+		return usageError{fmt.Errorf("train: --min-minutes %g and --max-minutes %g must satisfy 0 <= min < max", minMinutes, maxMins)}
+	}
+	defLookup, defShapes := training.DefaultZoneFiles(d.dataDir)
+	if zoneLookup == "" {
+		zoneLookup = defLookup
+		if shapes == "" {
+			shapes = defShapes
+		}
+	}
+	created, err := creationTime(env.getenv)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	a, err := training.Run(ctx, training.Config{
+		Kind: kind, Name: name, Train: train, Valid: valid,
+		Rules:      trip.Rules{MinMinutes: minMinutes, MaxMinutes: maxMins},
+		ZoneLookup: zoneLookup, ZoneShapes: shapes,
+		Trainer: "taxieta " + buildinfo.Version(), Created: created,
+	}, d.resolver(env))
+	if err != nil {
+		return fmt.Errorf("train: %w (no model written)", err)
+	}
+	if err := a.WriteFile(out); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if asJSON {
+		return printTrainJSON(env.stdout, a, out)
+	}
+	printTrainReport(env.stdout, a, out, time.Since(start))
+	return nil
+}
+
+// creationTime honours SOURCE_DATE_EPOCH, for reproducible artifacts.
+func creationTime(getenv func(string) string) (time.Time, error) {
+	if s := getenv("SOURCE_DATE_EPOCH"); s != "" {
+		sec, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return time.Time{}, usageError{fmt.Errorf("SOURCE_DATE_EPOCH %q is not a Unix time in seconds", s)}
+		}
+		return time.Unix(sec, 0).UTC(), nil
+	}
+	return time.Now().UTC().Truncate(time.Second), nil
+}
+
+func printTrainJSON(w io.Writer, a *model.Artifact, out string) error {
+	doc := map[string]any{
+		"model":    map[string]any{"kind": a.Kind, "name": a.Name, "file": out, "sha256": a.Checksum},
+		"train":    a.Metrics.Train,
+		"cleaning": map[string]any{"rules": a.Cleaning.Rules, "train": a.Training.Stats},
+	}
+	if a.Metrics.Valid != nil {
+		doc["valid"] = a.Metrics.Valid
+		doc["cleaning"].(map[string]any)["valid"] = a.Validation.Stats
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+func printTrainReport(w io.Writer, a *model.Artifact, out string, took time.Duration) {
+	sets := []struct {
+		name string
+		set  *model.Dataset
+	}{{"train", &a.Training}, {"valid", a.Validation}}
+	for _, s := range sets {
+		if s.set == nil {
+			continue
+		}
+		st := s.set.Stats
+		fmt.Fprintf(w, "%s data %v: %d files, %d rows read, %d kept; dropped: bad_zone %d, too_short %d, too_long %d; passenger_count unknown (kept): %d\n",
+			s.name, s.set.Sources, len(s.set.Files), st.Read, st.Kept, st.BadZone, st.TooShort, st.TooLong, st.PassengersUnknown)
+	}
+	fmt.Fprintf(w, "\nmodel %s (%s); metrics on the lab's inputs (zones, passenger count), minutes:\n", a.Kind, a.Name)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\trows\tRMSE\tMAE\tR²\tin 10–90% range\t")
+	row := func(name string, m *model.Metrics) {
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f%%\t\n", name, m.Rows, m.RMSE, m.MAE, m.R2, 100*m.IntervalCoverage)
+	}
+	row("train", &a.Metrics.Train)
+	if a.Metrics.Valid != nil {
+		row("valid", a.Metrics.Valid)
+	}
+	tw.Flush()
+	if v := a.Metrics.Valid; v != nil && v.RMSEWithTime != nil {
+		fmt.Fprintf(w, "with the pickup time as well: valid RMSE %.3f (%.1f%% lower), in range %.1f%%\n",
+			*v.RMSEWithTime, 100*(1-*v.RMSEWithTime/v.RMSE), 100**v.IntervalCoverageWithTime)
+	}
+	fmt.Fprintf(w, "\nwrote %s (sha256 %s) in %s\n", out, a.Checksum, took.Round(time.Millisecond))
+}
