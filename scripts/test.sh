@@ -13,6 +13,18 @@ export TAXIETA_REQUIRE_DATA=1
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Servers the tests use. Each scripts/services/NAME.sh is sourced in turn: it
+# installs what it needs, starts its server in the background on a free
+# loopback port, calls add_cleanup with a command that stops it, and exports
+# the variables the tests read (e.g. TAXIETA_NATS_URL).
+cleanups=()
+add_cleanup() { cleanups+=("$1"); }
+run_cleanups() { for c in "${cleanups[@]}"; do eval "$c" >/dev/null 2>&1 || true; done; }
+trap run_cleanups EXIT
+# free_port prints a free TCP port on 127.0.0.1.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export TAXIETA_REQUIRE_SERVICES=1
+
 step "format, vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 [ -z "$unformatted" ] || { echo "gofmt would change: $unformatted" >&2; exit 1; }
@@ -21,6 +33,13 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 step "default model is reproducible"
 make -s check-default-model DATA_DIR="$TAXIETA_DATA_DIR"
+
+for svc in scripts/services/*.sh; do
+  [ -e "$svc" ] || continue
+  step "service $(basename "$svc" .sh)"
+  # shellcheck source=/dev/null
+  source "$svc"
+done
 
 step "go test -race"
 go test -race -count=1 ./...

@@ -45,6 +45,9 @@ Usage:
   taxieta serve    [--model FILE]                                serve the REST API
   taxieta data     fetch SPEC...                                 download TLC monthly files
   taxieta model    inspect FILE [--json]                         show what a model file holds
+  taxieta predict  --in FILE --out FILE                          score a file of trips (batch)
+  taxieta stream   [--nats URL]                                  score trip events from NATS JetStream
+  taxieta healthcheck [--url URL]                                probe a running server (container HEALTHCHECK)
   taxieta version                                                print the version
 
 SPEC is a file path or a TLC month spec such as green:2021-01 or green:2021-01..2021-03.
@@ -68,6 +71,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runData(ctx, env, rest)
 	case "model":
 		return runModel(ctx, env, rest)
+	case "predict":
+		return runPredict(ctx, env, rest)
+	case "stream":
+		return runStream(ctx, env, rest)
+	case "healthcheck":
+		return runHealthcheck(ctx, env, rest)
 	case "version", "--version":
 		return runVersion(env)
 	case "help", "-h", "--help":

@@ -34,3 +34,19 @@ func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
+
+// Service returns the address of a server the test script started, read
+// from the environment variable name (e.g. TAXIETA_NATS_URL). Without it the
+// test skips, or fails when TAXIETA_REQUIRE_SERVICES is set, as the test
+// script sets it: a server that did not start can never pass as a skip.
+func Service(t testing.TB, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if os.Getenv("TAXIETA_REQUIRE_SERVICES") != "" {
+			t.Fatalf("%s is not set: the test script should have started this server", name)
+		}
+		t.Skipf("%s not set; run the tests with make test, which starts the server", name)
+	}
+	return v
+}

@@ -1,0 +1,10 @@
+package main
+
+import (
+	"context"
+	"errors"
+)
+
+func runPredict(ctx context.Context, env environment, args []string) error {
+	return errors.New("predict: not implemented yet")
+}
