@@ -3,8 +3,117 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+	_ "time/tzdata" // pickup times are NYC local; containers may lack a zone database
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taxieta/taxieta/internal/buildinfo"
+	"github.com/taxieta/taxieta/internal/httpapi"
+	"github.com/taxieta/taxieta/internal/serving"
 )
 
+// serveConfig is everything `taxieta serve` can be told.
+type serveConfig struct {
+	addr         string
+	modelRef     string
+	grace        time.Duration
+	drainDelay   time.Duration
+	readTimeout  time.Duration
+	writeTimeout time.Duration
+	idleTimeout  time.Duration
+	logLevel     string
+	api          httpapi.Config
+}
+
 func runServe(ctx context.Context, env environment, args []string) error {
-	return errors.New("serve: not yet")
+	start := time.Now()
+	cfg := serveConfig{api: httpapi.DefaultConfig()}
+	fs := newFlagSet(env, "serve", "serve [flags]")
+	fs.String("config", "", "config file of `name = value` lines, one per flag name")
+	fs.StringVar(&cfg.addr, "addr", "0.0.0.0:8000", "address to listen on")
+	fs.StringVar(&cfg.modelRef, "model", "", "model to serve: an artifact file; empty serves the embedded default model")
+	fs.DurationVar(&cfg.grace, "grace-period", 10*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	fs.DurationVar(&cfg.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving with readiness false before closing the listener (lets load balancers notice)")
+	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "longest time to read a request, body included")
+	fs.DurationVar(&cfg.writeTimeout, "write-timeout", 30*time.Second, "longest time to write a response")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
+	fs.IntVar(&cfg.api.MaxBatch, "max-batch", cfg.api.MaxBatch, "most trips in one /predict/batch request")
+	fs.Int64Var(&cfg.api.MaxBodyBytes, "max-body-bytes", cfg.api.MaxBodyBytes, "largest /predict/batch body, bytes")
+	fs.BoolVar(&cfg.api.LogRequests, "log-requests", cfg.api.LogRequests, "log one line per request")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.api.AdminToken, "admin-token", "", "bearer token for /admin routes; empty turns them off")
+	fs.StringVar(&cfg.api.Title, "title", cfg.api.Title, "title on the home page and in the OpenAPI document")
+	if err := parseFlags(fs, args, env.getenv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))}
+	}
+	if cfg.grace <= 0 || cfg.readTimeout <= 0 || cfg.writeTimeout <= 0 || cfg.idleTimeout <= 0 {
+		return usageError{errors.New("serve: --grace-period and the timeouts must be positive")}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return usageError{fmt.Errorf("serve: --log-level %q: want debug, info, warn or error", cfg.logLevel)}
+	}
+	log := slog.New(slog.NewJSONHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	cfg.api.Version = buildinfo.Version()
+
+	lm, err := loadModel(ctx, cfg.modelRef)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	models := serving.NewStatic(&serving.Model{Artifact: lm.Artifact, Name: lm.Name, Version: lm.Version, Source: lm.Source, LoadedAt: time.Now()})
+	api, err := httpapi.NewServer(cfg.api, models, nil, log, prometheus.NewRegistry())
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return listenAndServe(ctx, cfg, api, log, start, lm)
+}
+
+// listenAndServe serves until ctx ends, then drains: readiness turns false,
+// the listener closes after the drain delay, and in-flight requests get the
+// grace period to finish.
+func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, log *slog.Logger, start time.Time, lm *loadedModel) error {
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("serve: listen on %s: %w", cfg.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: min(cfg.readTimeout, 10*time.Second),
+		ReadTimeout:       cfg.readTimeout,
+		WriteTimeout:      cfg.writeTimeout,
+		IdleTimeout:       cfg.idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String(), "model", lm.Name, "model_version", lm.Version, "source", lm.Source,
+		"app_version", buildinfo.Version(), "startup_ms", float64(time.Since(start).Microseconds())/1000)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	api.Drain()
+	log.Info("draining", "drain_delay", cfg.drainDelay.String(), "grace_period", cfg.grace.String())
+	if cfg.drainDelay > 0 {
+		time.Sleep(cfg.drainDelay)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("serve: in-flight requests did not finish within the grace period %s: %w", cfg.grace, err)
+	}
+	log.Info("stopped")
+	return nil
 }

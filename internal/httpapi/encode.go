@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/taxieta/taxieta/internal/serving"
+	"github.com/taxieta/taxieta/internal/trip"
+)
+
+// appendMinutes writes minutes with two decimals.
+func appendMinutes(b []byte, v float32) []byte {
+	f := float64(v)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		f = 0
+	}
+	return strconv.AppendFloat(b, math.Round(f*100)/100, 'f', -1, 64)
+}
+
+func appendEstimate(b []byte, p trip.Prediction) []byte {
+	b = append(b, `{"trip_duration_prediction":`...)
+	b = appendMinutes(b, p.Minutes)
+	b = append(b, `,"interval":{"low":`...)
+	b = appendMinutes(b, p.Low)
+	b = append(b, `,"high":`...)
+	b = appendMinutes(b, p.High)
+	return append(b, `}}`...)
+}
+
+func appendModelRef(b []byte, m *serving.Model) []byte {
+	b = append(b, `{"name":`...)
+	b = appendString(b, m.Name)
+	b = append(b, `,"version":`...)
+	b = appendString(b, m.Version)
+	return append(b, '}')
+}
+
+// appendPrediction writes a PredictionResponse.
+func appendPrediction(b []byte, p trip.Prediction, m *serving.Model) []byte {
+	b = appendEstimate(b, p)
+	b = b[:len(b)-1]
+	b = append(b, `,"model":`...)
+	b = appendModelRef(b, m)
+	return append(b, "}\n"...)
+}
+
+// appendBatch writes a BatchResponse.
+func appendBatch(b []byte, ps []trip.Prediction, m *serving.Model) []byte {
+	b = append(b, `{"model":`...)
+	b = appendModelRef(b, m)
+	b = append(b, `,"predictions":[`...)
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendEstimate(b, p)
+	}
+	return append(b, "]}\n"...)
+}
+
+// appendString writes s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf && c != '<' && c != '>' && c != '&' {
+			b = append(b, c)
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

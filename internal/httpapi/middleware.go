@@ -1,0 +1,101 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// statusWriter records the status code a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	bytes int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// RequestID returns the id of the request ctx belongs to.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// requestID takes a sane X-Request-ID from the client or makes one.
+func (s *Server) requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 128 {
+		ok := true
+		for i := 0; i < len(id); i++ {
+			if id[i] < 0x21 || id[i] > 0x7e {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return id
+		}
+	}
+	return s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
+}
+
+// instrument wraps a route: request id, panic safety, metrics and the access log.
+func (s *Server) instrument(route string, h http.Handler) http.Handler {
+	latency := s.metrics.latency.WithLabelValues(route)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := s.requestID(r)
+		w.Header()["X-Request-Id"] = []string{id}
+		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.LogAttrs(r.Context(), slog.LevelError, "handler panic", slog.String("request_id", id), slog.Any("panic", p))
+				if sw.code == 0 {
+					s.problem(sw, r, http.StatusInternalServerError, "internal error; the request id is "+id, nil)
+				}
+			}
+			if sw.code == 0 {
+				sw.code = http.StatusOK
+			}
+			took := time.Since(start)
+			latency.Observe(took.Seconds())
+			s.metrics.requests.WithLabelValues(route, r.Method, statusLabel(sw.code)).Inc()
+			if s.cfg.LogRequests {
+				level := slog.LevelInfo
+				if sw.code >= 500 {
+					level = slog.LevelError
+				}
+				s.log.LogAttrs(r.Context(), level, "request",
+					slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+					slog.Int("status", sw.code), slog.Int("bytes", sw.bytes), slog.Float64("duration_ms", float64(took.Microseconds())/1000))
+			}
+		}()
+		h.ServeHTTP(sw, r)
+	})
+}

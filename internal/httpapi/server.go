@@ -1,0 +1,131 @@
+// Package httpapi is taxieta's REST API: trip-duration estimates for one trip
+// or a batch, the home page, OpenAPI and interactive docs served from the
+// binary, health probes and Prometheus metrics. It reads models through
+// serving and knows nothing of how they were trained or where they came from.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taxieta/taxieta/internal/serving"
+)
+
+// Models is what the API needs of the models it serves.
+type Models interface {
+	// Default is the model requests get unless they ask for a version; nil
+	// until one is loaded.
+	Default() *serving.Model
+	// Version returns a specific version, loading it if needed, or an error
+	// wrapping serving.ErrUnknownVersion.
+	Version(ctx context.Context, version string) (*serving.Model, error)
+	// List describes the versions available and loaded.
+	List(ctx context.Context) ([]serving.Info, error)
+}
+
+// Reloader re-resolves the served model reference now (POST /admin/reload).
+type Reloader interface {
+	Reload(ctx context.Context) (*serving.Model, error)
+}
+
+// Config tunes the API.
+type Config struct {
+	Title       string
+	Description string
+	// Version is the app's build version, shown on the home page and in metrics.
+	Version string
+	// MaxBatch is the most trips one /predict/batch request may hold.
+	MaxBatch int
+	// MaxBodyBytes bounds a /predict/batch body; /predict bodies are bounded
+	// at 64 KiB.
+	MaxBodyBytes int64
+	// LogRequests writes one log line per request.
+	LogRequests bool
+	// AdminToken protects /admin routes; empty turns them off.
+	AdminToken string
+}
+
+// DefaultConfig is the configuration in code, before files, environment and flags.
+func DefaultConfig() Config {
+	return Config{
+		Title:        "taxieta",
+		Description:  "Estimates how long a New York City taxi trip will take, with a realistic range, from the pickup and dropoff zones and the passenger count.",
+		MaxBatch:     10000,
+		MaxBodyBytes: 8 << 20,
+		LogRequests:  true,
+	}
+}
+
+const maxSingleBody = 64 << 10
+
+// Server is the API's http.Handler.
+type Server struct {
+	cfg      Config
+	models   Models
+	reloader Reloader
+	log      *slog.Logger
+	metrics  *metrics
+	mux      *http.ServeMux
+	ny       *time.Location
+	draining atomic.Bool
+	bufs     sync.Pool
+	batches  sync.Pool
+	// idPrefix and idSeq make request ids unique across restarts.
+	idPrefix string
+	idSeq    atomic.Uint64
+	openapi  []byte
+}
+
+// NewServer builds the API. reg receives the metrics (use a fresh
+// prometheus.Registry per server); reloader may be nil.
+func NewServer(cfg Config, models Models, reloader Reloader, logger *slog.Logger, reg *prometheus.Registry) (*Server, error) {
+	if cfg.MaxBatch <= 0 || cfg.MaxBodyBytes <= 0 {
+		return nil, fmt.Errorf("api config: MaxBatch %d and MaxBodyBytes %d must be positive", cfg.MaxBatch, cfg.MaxBodyBytes)
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		return nil, fmt.Errorf("api: load NYC time zone (import time/tzdata): %w", err)
+	}
+	var id [4]byte
+	_, _ = rand.Read(id[:])
+	s := &Server{
+		cfg: cfg, models: models, reloader: reloader, log: logger, ny: ny,
+		mux:      http.NewServeMux(),
+		metrics:  newMetrics(reg, cfg.Version, models),
+		idPrefix: hex.EncodeToString(id[:]),
+	}
+	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	if s.openapi, err = openAPIDocument(cfg); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Drain turns readiness false, so that load balancers stop sending traffic
+// before the server shuts down.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Ready reports whether the server can take traffic: a model is loaded and
+// it is not draining.
+func (s *Server) Ready() bool { return !s.draining.Load() && s.models.Default() != nil }
+
+func (s *Server) getBuf() *[]byte  { return s.bufs.Get().(*[]byte) }
+func (s *Server) putBuf(b *[]byte) {
+	if cap(*b) <= 1<<20 {
+		*b = (*b)[:0]
+		s.bufs.Put(b)
+	}
+}
