@@ -1,0 +1,242 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taxieta/taxieta/internal/trip"
+)
+
+func nyc(t testing.TB) *time.Location {
+	t.Helper()
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ny
+}
+
+func TestDecodeTrip(t *testing.T) {
+	ny := nyc(t)
+	tests := []struct {
+		body      string
+		want      trip.Trip
+		errFields []string // locations of field errors
+		syntax    bool
+	}{
+		{`{"PULocationID": 1, "DOLocationID": 265}`, trip.Trip{PULocationID: 1, DOLocationID: 265, Passengers: -1}, nil, false},
+		{` {"DOLocationID":2,"PULocationID":3,"passenger_count":0} `, trip.Trip{PULocationID: 3, DOLocationID: 2, Passengers: 0}, nil, false},
+		{`{"PULocationID": 1.0, "DOLocationID": 2e1, "passenger_count": 9}`, trip.Trip{PULocationID: 1, DOLocationID: 20, Passengers: 9}, nil, false},
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "2024-03-04T08:15:00"}`,
+			trip.Trip{PULocationID: 1, DOLocationID: 2, Passengers: -1, Pickup: time.Date(2024, 3, 4, 8, 15, 0, 0, time.UTC)}, nil, false},
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "2024-03-04 08:15"}`,
+			trip.Trip{PULocationID: 1, DOLocationID: 2, Passengers: -1, Pickup: time.Date(2024, 3, 4, 8, 15, 0, 0, time.UTC)}, nil, false},
+		// 13:15 UTC on 4 March 2024 is 08:15 in New York (EST).
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "2024-03-04T13:15:00.5Z"}`,
+			trip.Trip{PULocationID: 1, DOLocationID: 2, Passengers: -1, Pickup: time.Date(2024, 3, 4, 8, 15, 0, 5e8, time.UTC)}, nil, false},
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "2024-07-04T12:00:00+02:00"}`,
+			trip.Trip{PULocationID: 1, DOLocationID: 2, Passengers: -1, Pickup: time.Date(2024, 7, 4, 6, 0, 0, 0, time.UTC)}, nil, false},
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": null, "passenger_count": null}`, trip.Trip{PULocationID: 1, DOLocationID: 2, Passengers: -1}, nil, false},
+		{`{"P\u0055LocationID": 7, "DOLocationID": 2}`, trip.Trip{PULocationID: 7, DOLocationID: 2, Passengers: -1}, nil, false},
+		{`{"PULocationID": 0, "DOLocationID": 266}`, trip.Trip{}, []string{"body.PULocationID", "body.DOLocationID"}, false},
+		{`{"PULocationID": -1, "DOLocationID": 1e400}`, trip.Trip{}, []string{"body.PULocationID", "body.DOLocationID"}, false},
+		{`{"PULocationID": 1.5, "DOLocationID": "2"}`, trip.Trip{}, []string{"body.PULocationID", "body.DOLocationID"}, false},
+		{`{"PULocationID": [1], "DOLocationID": {"a": 1}}`, trip.Trip{}, []string{"body.PULocationID", "body.DOLocationID"}, false},
+		{`{"PULocationID": 1, "DOLocationID": 2, "passenger_count": -1}`, trip.Trip{}, []string{"body.passenger_count"}, false},
+		{`{"PULocationID": 1, "DOLocationID": 2, "passenger_count": 2.5}`, trip.Trip{}, []string{"body.passenger_count"}, false},
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "2023-02-30T10:00:00"}`, trip.Trip{}, []string{"body.pickup_datetime"}, false},
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": 1700000000}`, trip.Trip{}, []string{"body.pickup_datetime"}, false},
+		{`{}`, trip.Trip{}, []string{"body.PULocationID", "body.DOLocationID"}, false},
+		{`{"pulocationid": 1, "DOLocationID": 2}`, trip.Trip{}, []string{"body.pulocationid", "body.PULocationID"}, false},
+		{`null`, trip.Trip{}, []string{"body"}, false},
+		{`{"PULocationID": 1, "DOLocationID": 2,}`, trip.Trip{}, nil, true},
+		{`{"PULocationID": 01, "DOLocationID": 2}`, trip.Trip{}, nil, true},
+		{`{"PULocationID": 1 "DOLocationID": 2}`, trip.Trip{}, nil, true},
+		{`{"PULocationID": 1, "DOLocationID": 2}}`, trip.Trip{}, nil, true},
+		{`{"a": "` + "\x01" + `"}`, trip.Trip{}, nil, true},
+		{`{"a": ` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, trip.Trip{}, nil, true},
+		{``, trip.Trip{}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			got, errs, err := decodeTrip([]byte(tt.body), ny)
+			if tt.syntax {
+				if !errors.Is(err, errSyntax) {
+					t.Fatalf("err = %v; want a syntax error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("syntax error %v", err)
+			}
+			var locs []string
+			for _, e := range errs {
+				locs = append(locs, e.Location)
+			}
+			if fmt.Sprint(locs) != fmt.Sprint(tt.errFields) {
+				t.Fatalf("field errors at %v; want %v (%+v)", locs, tt.errFields, errs)
+			}
+			if len(errs) == 0 && (got != tt.want || !got.Pickup.Equal(tt.want.Pickup)) {
+				t.Errorf("got %+v; want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeAllocatesNothing(t *testing.T) {
+	ny := nyc(t)
+	body := []byte(`{"PULocationID": 74, "DOLocationID": 75, "passenger_count": 1, "pickup_datetime": "2024-03-04T08:15:00"}`)
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = decodeTrip(body, ny) }); n != 0 {
+		t.Errorf("decodeTrip allocates %v times", n)
+	}
+	dst := make([]trip.Trip, 0, 4)
+	batch := []byte(`[{"PULocationID": 74, "DOLocationID": 75}, {"PULocationID": 1, "DOLocationID": 2}]`)
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = decodeTrips(batch, 10, ny, dst) }); n != 0 {
+		t.Errorf("decodeTrips allocates %v times", n)
+	}
+}
+
+// reference judges a body with encoding/json: whether it is valid JSON and,
+// if so, whether it is a valid trip by the schema's rules.
+func reference(b []byte) (valid, ok bool) {
+	if !json.Valid(b) {
+		return false, false
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var obj map[string]any
+	if err := d.Decode(&obj); err != nil || obj == nil {
+		return true, false
+	}
+	// Repeated keys are refused by our decoder; encoding/json keeps the last.
+	if hasRepeatedKey(b) {
+		return true, false
+	}
+	integer := func(v any, lo, hi float64) bool {
+		n, isNum := v.(json.Number)
+		if !isNum {
+			return false
+		}
+		f, err := n.Float64()
+		return err == nil && f == math.Trunc(f) && f >= lo && f <= hi
+	}
+	for k, v := range obj {
+		switch k {
+		case "PULocationID", "DOLocationID":
+			if !integer(v, 1, 265) {
+				return true, false
+			}
+		case "passenger_count":
+			if v != nil && !integer(v, 0, 9) {
+				return true, false
+			}
+		case "pickup_datetime":
+			if s, isStr := v.(string); v != nil && (!isStr || s == "") {
+				return true, false
+			}
+		default:
+			return true, false
+		}
+	}
+	_, pu := obj["PULocationID"]
+	_, do := obj["DOLocationID"]
+	return true, pu && do
+}
+
+func hasRepeatedKey(b []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return false
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := d.Decode(&skip); err != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// FuzzDecodeTrip checks the decoder against encoding/json: it calls JSON
+// malformed exactly when encoding/json does, accepts a trip only when the
+// schema's rules hold, and never panics.
+func FuzzDecodeTrip(f *testing.F) {
+	for _, s := range []string{
+		`{"PULocationID": 264, "DOLocationID": 264, "passenger_count": 1}`,
+		`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "2024-03-04T08:15:00Z"}`,
+		`{"PULocationID": 1e0, "DOLocationID": -0, "x": [1, {"y": "\u00e9"}]}`,
+		`[{"PULocationID": 1}]`, `{"a":"\ud83d\ude00"}`, `nul`, `{"PULocationID": 1, "PULocationID": 2}`,
+	} {
+		f.Add([]byte(s))
+	}
+	ny := nyc(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if bytes.Count(b, []byte("["))+bytes.Count(b, []byte("{")) > 60 {
+			return // our nesting limit is lower than encoding/json's
+		}
+		tr, errs, err := decodeTrip(b, ny)
+		valid, ok := reference(b)
+		if (err == nil) != valid {
+			t.Fatalf("%q: our syntax error %v; encoding/json valid=%v", b, err, valid)
+		}
+		if err != nil {
+			return
+		}
+		if _, hasTime := jsonHasString(b, "pickup_datetime"); hasTime && len(errs) > 0 && ok {
+			return // the reference does not parse date-times
+		}
+		if (len(errs) == 0) != ok {
+			t.Fatalf("%q: our field errors %+v; reference ok=%v", b, errs, ok)
+		}
+		if ok && (tr.PULocationID < 1 || tr.PULocationID > 265 || tr.DOLocationID < 1 || tr.DOLocationID > 265) {
+			t.Fatalf("%q: accepted zones %d, %d", b, tr.PULocationID, tr.DOLocationID)
+		}
+	})
+}
+
+func jsonHasString(b []byte, key string) (string, bool) {
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return "", false
+	}
+	s, ok := m[key].(string)
+	return s, ok
+}
+
+// FuzzPredictHandler sends arbitrary bodies through the whole handler:
+// the answer is always one of the documented statuses, never a 500.
+func FuzzPredictHandler(f *testing.F) {
+	f.Add([]byte(`{"PULocationID": 264, "DOLocationID": 264, "passenger_count": 1}`), false)
+	f.Add([]byte(`[{"PULocationID": 264, "DOLocationID": 1}]`), true)
+	f.Add([]byte(`{"PULocationID": "x"}`), false)
+	s := newTestServer(f, defaultModels(f), nil)
+	f.Fuzz(func(t *testing.T, b []byte, batch bool) {
+		path := "/predict"
+		if batch {
+			path = "/predict/batch"
+		}
+		w := do(s, "POST", path, "application/json", string(b))
+		switch w.Code {
+		case http.StatusOK, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		default:
+			t.Fatalf("%q → %d %s", b, w.Code, w.Body)
+		}
+	})
+}
