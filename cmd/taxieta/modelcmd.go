@@ -4,23 +4,270 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/taxieta/taxieta/internal/buildinfo"
 	"github.com/taxieta/taxieta/internal/model"
+	"github.com/taxieta/taxieta/internal/registry"
 )
+
+const modelSubcommands = "inspect, list, show, alias, download"
 
 func runModel(ctx context.Context, env environment, args []string) error {
 	if len(args) == 0 {
-		return usageError{errors.New("model: want a subcommand: inspect")}
+		return usageError{errors.New("model: want a subcommand: " + modelSubcommands)}
 	}
 	switch args[0] {
 	case "inspect":
 		return runModelInspect(env, args[1:])
+	case "list":
+		return runModelList(ctx, env, args[1:])
+	case "show":
+		return runModelShow(ctx, env, args[1:])
+	case "alias":
+		return runModelAlias(ctx, env, args[1:])
+	case "download":
+		return runModelDownload(ctx, env, args[1:])
 	}
-	return usageError{fmt.Errorf("model: unknown subcommand %q (want inspect)", args[0])}
+	return usageError{fmt.Errorf("model: unknown subcommand %q (want %s)", args[0], modelSubcommands)}
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// the positional arguments (model show REF --json).
+func parseInterspersed(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(args) {
+			flags = append(flags, args[i+1])
+			i++
+		}
+	}
+	return parseFlags(fs, append(append(flags, "--"), pos...), getenv)
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// registryCommand parses a registry subcommand's flags and opens its registry.
+func registryCommand(env environment, name, synopsis string, args []string, extra func(fs *flag.FlagSet)) (*flag.FlagSet, *registryFlags, *slog.Logger, error) {
+	fs := newFlagSet(env, name, synopsis)
+	rf := &registryFlags{}
+	rf.register(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := parseInterspersed(fs, args, env.getenv); err != nil {
+		return nil, nil, nil, err
+	}
+	return fs, rf, slog.New(slog.NewTextHandler(env.stderr, nil)), nil
+}
+
+func runModelList(ctx context.Context, env environment, args []string) error {
+	var asJSON bool
+	fs, rf, log, err := registryCommand(env, "model list", "model list [NAME] [--json] [--registry DIR|URI]", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print JSON")
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usageError{errors.New("model list: name at most one model")}
+	}
+	reg, err := rf.open(env, log)
+	if err != nil {
+		return fmt.Errorf("model list: %w", err)
+	}
+	if fs.NArg() == 0 {
+		names, err := reg.Models(ctx)
+		if err != nil {
+			return fmt.Errorf("model list: %s: %w", reg.Location(), err)
+		}
+		if asJSON {
+			return writeJSON(env.stdout, map[string]any{"registry": reg.Location(), "models": nonNilStrings(names)})
+		}
+		if len(names) == 0 {
+			fmt.Fprintf(env.stderr, "no models registered in %s\n", reg.Location())
+		}
+		for _, n := range names {
+			fmt.Fprintln(env.stdout, n)
+		}
+		return nil
+	}
+	vs, err := reg.List(ctx, fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("model list: %s: %w", reg.Location(), err)
+	}
+	if asJSON {
+		if vs == nil {
+			vs = []registry.Version{}
+		}
+		return writeJSON(env.stdout, map[string]any{"registry": reg.Location(), "versions": vs})
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tALIASES\tCREATED\tSHA256\tRUN")
+	for _, v := range vs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Version, orDash(strings.Join(v.Aliases, ",")),
+			v.CreatedAt.Local().Format("2006-01-02 15:04:05"), short(v.Checksum), orDash(v.RunID))
+	}
+	return tw.Flush()
+}
+
+func runModelShow(ctx context.Context, env environment, args []string) error {
+	var asJSON bool
+	fs, rf, log, err := registryCommand(env, "model show", "model show models:/NAME/VERSION|models:/NAME@ALIAS [--json] [--registry DIR|URI]", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print JSON")
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{errors.New("model show: name one reference, e.g. models:/taxi-duration@champion")}
+	}
+	ref, err := registry.ParseRef(fs.Arg(0))
+	if err != nil {
+		return usageError{fmt.Errorf("model show: %w", err)}
+	}
+	l, err := rf.loader(env, log)
+	if err != nil {
+		return fmt.Errorf("model show: %w", err)
+	}
+	got, err := l.Load(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("model show: %s: %w", l.Registry.Location(), err)
+	}
+	if asJSON {
+		meta := *got.Artifact
+		meta.Params = nil
+		return writeJSON(env.stdout, map[string]any{
+			"registry": l.Registry.Location(), "ref": ref.String(), "version": got.Version,
+			"from_cache": got.FromCache, "artifact": &meta,
+		})
+	}
+	v := got.Version
+	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "reference\t%s\n", ref)
+	fmt.Fprintf(tw, "registry\t%s\n", l.Registry.Location())
+	fmt.Fprintf(tw, "version\t%s\n", v.Version)
+	fmt.Fprintf(tw, "aliases\t%s\n", orDash(strings.Join(v.Aliases, ", ")))
+	fmt.Fprintf(tw, "registered\t%s\n", v.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "run\t%s\n", orDash(v.RunID))
+	fmt.Fprintf(tw, "stored at\t%s\n", orDash(v.Source))
+	if got.FromCache {
+		fmt.Fprintf(tw, "note\tregistry unreachable: this is the cached copy\n")
+	}
+	tw.Flush()
+	fmt.Fprintln(env.stdout)
+	describe(env.stdout, got.Artifact)
+	return nil
+}
+
+func runModelAlias(ctx context.Context, env environment, args []string) error {
+	fs, rf, log, err := registryCommand(env, "model alias", "model alias NAME ALIAS VERSION [--registry DIR|URI]", args, nil)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 3 {
+		return usageError{errors.New("model alias: want NAME ALIAS VERSION, e.g. model alias taxi-duration champion 3")}
+	}
+	name, alias, version := fs.Arg(0), fs.Arg(1), fs.Arg(2)
+	if err := errors.Join(registry.CheckName(name), registry.CheckAlias(alias), registry.CheckVersion(version)); err != nil {
+		return usageError{fmt.Errorf("model alias: %w", err)}
+	}
+	reg, err := rf.open(env, log)
+	if err != nil {
+		return fmt.Errorf("model alias: %w", err)
+	}
+	if err := reg.SetAlias(ctx, name, alias, version); err != nil {
+		return fmt.Errorf("model alias: %s: %w", reg.Location(), err)
+	}
+	_, err = fmt.Fprintf(env.stdout, "models:/%s@%s -> version %s (%s)\n", name, alias, version, reg.Location())
+	return err
+}
+
+func runModelDownload(ctx context.Context, env environment, args []string) error {
+	var out string
+	fs, rf, log, err := registryCommand(env, "model download", "model download models:/NAME/VERSION|models:/NAME@ALIAS [--out FILE] [--registry DIR|URI]", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&out, "out", "", "file to write (default NAME-vVERSION.taxieta)")
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{errors.New("model download: name one reference, e.g. models:/taxi-duration@champion")}
+	}
+	ref, err := registry.ParseRef(fs.Arg(0))
+	if err != nil {
+		return usageError{fmt.Errorf("model download: %w", err)}
+	}
+	l, err := rf.loader(env, log)
+	if err != nil {
+		return fmt.Errorf("model download: %w", err)
+	}
+	got, err := l.Load(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("model download: %s: %w", l.Registry.Location(), err)
+	}
+	if out == "" {
+		out = fmt.Sprintf("%s-v%s.taxieta", got.Version.Name, got.Version.Version)
+	}
+	if err := model.WriteFileAtomic(out, got.Bytes); err != nil {
+		return fmt.Errorf("model download: %w", err)
+	}
+	note := ""
+	if got.FromCache {
+		note = " (registry unreachable: from the cache)"
+	}
+	_, err = fmt.Fprintf(env.stdout, "wrote %s: %s version %s, sha256 %s, verified%s\n", out, got.Version.Name, got.Version.Version, got.Version.Checksum, note)
+	return err
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return orDash(sum)
 }
 
 func runModelInspect(env environment, args []string) error {

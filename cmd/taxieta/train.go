@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/taxieta/taxieta/internal/buildinfo"
 	"github.com/taxieta/taxieta/internal/model"
+	"github.com/taxieta/taxieta/internal/registry"
 	"github.com/taxieta/taxieta/internal/tlc"
 	"github.com/taxieta/taxieta/internal/training"
 	"github.com/taxieta/taxieta/internal/trip"
@@ -56,6 +58,8 @@ func runTrain(ctx context.Context, env environment, args []string) error {
 		zoneLookup, shapes  string
 		asJSON              bool
 		minMinutes, maxMins float64
+		registerAs, alias   string
+		rf                  registryFlags
 	)
 	d.register(fs.StringVar)
 	fs.Var(&train, "train", "training data: file paths or month specs (repeatable, comma-separated)")
@@ -68,10 +72,19 @@ func runTrain(ctx context.Context, env environment, args []string) error {
 	fs.BoolVar(&asJSON, "json", false, "print the metrics as JSON on stdout")
 	fs.Float64Var(&minMinutes, "min-minutes", trip.DefaultRules().MinMinutes, "cleaning: shortest trip kept, minutes")
 	fs.Float64Var(&maxMins, "max-minutes", trip.DefaultRules().MaxMinutes, "cleaning: longest trip kept, minutes")
+	fs.StringVar(&registerAs, "register", "", "also register the model as a new version of this registered model name")
+	fs.StringVar(&alias, "alias", "", "with --register: point this alias (e.g. champion) at the new version")
+	rf.register(fs)
 	if err := parseFlags(fs, args, env.getenv); err != nil {
 		return err
 	}
 	switch {
+	case alias != "" && registerAs == "":
+		return usageError{errors.New("train: --alias needs --register NAME")}
+	case registerAs != "" && registry.CheckName(registerAs) != nil:
+		return usageError{fmt.Errorf("train: --register: %w", registry.CheckName(registerAs))}
+	case alias != "" && registry.CheckAlias(alias) != nil:
+		return usageError{fmt.Errorf("train: --alias: %w", registry.CheckAlias(alias))}
 	case len(train) == 0:
 		return usageError{errors.New("train: --train is required (e.g. --train green:2023-01)")}
 	case out == "":
@@ -105,10 +118,48 @@ func runTrain(ctx context.Context, env environment, args []string) error {
 	if err := a.WriteFile(out); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	if registerAs != "" {
+		msg := env.stdout
+		if asJSON {
+			msg = env.stderr // stdout is the JSON document
+		}
+		if err := registerTrained(ctx, env, msg, &rf, a, registerAs, alias, start); err != nil {
+			return fmt.Errorf("train: %w (the model was written to %s)", err, out)
+		}
+	}
 	if asJSON {
 		return printTrainJSON(env.stdout, a, out)
 	}
 	printTrainReport(env.stdout, a, out, time.Since(start))
+	return nil
+}
+
+// registerTrained registers a as a new version of name and, if alias is
+// set, points alias at it.
+func registerTrained(ctx context.Context, env environment, msg io.Writer, rf *registryFlags, a *model.Artifact, name, alias string, started time.Time) error {
+	reg, err := rf.open(env, slog.New(slog.NewTextHandler(env.stderr, nil)))
+	if err != nil {
+		return err
+	}
+	b, err := a.Encode()
+	if err != nil {
+		return err
+	}
+	info, err := registry.RunInfoFor(a, started)
+	if err != nil {
+		return err
+	}
+	v, err := reg.Register(ctx, name, b, info)
+	if err != nil {
+		return fmt.Errorf("register in %s: %w", reg.Location(), err)
+	}
+	fmt.Fprintf(msg, "registered models:/%s/%s in %s (sha256 %s, run %s)\n", v.Name, v.Version, reg.Location(), v.Checksum, v.RunID)
+	if alias != "" {
+		if err := reg.SetAlias(ctx, name, alias, v.Version); err != nil {
+			return fmt.Errorf("version %s registered, but setting alias %s failed: %w", v.Version, alias, err)
+		}
+		fmt.Fprintf(msg, "models:/%s@%s -> version %s\n", v.Name, alias, v.Version)
+	}
 	return nil
 }
 
