@@ -91,7 +91,7 @@ type odParams struct {
 	Settings ODSettings `json:"settings"`
 	// Estimate is the estimate without pickup time for every pair of zones,
 	// by pu*266+do (zone 0 stands for an unknown zone).
-	Estimate []float32 `json:"pair_estimate"`
+	Estimate packedFloats `json:"pair_estimate"`
 	// Passengers is the additive offset per passenger category 0..9, unknown.
 	Passengers []float32 `json:"passenger_offset"`
 	// HourOfWeek is the multiplicative factor per hour of the week (Monday 0h = 0).
