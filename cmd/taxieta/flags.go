@@ -19,9 +19,9 @@ func newFlagSet(env environment, name, synopsis string) *flag.FlagSet {
 		fs.VisitAll(func(f *flag.Flag) {
 			def := ""
 			if f.DefValue != "" {
-				def = fmt.Sprintf(" (default %q)", f.DefValue)
+				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(env.stderr, "  --%s\t%s%s [env %s]\n", f.Name, f.Usage, def, envName(f.Name))
+			fmt.Fprintf(env.stderr, "  --%s  [%s]\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
 		})
 	}
 	return fs

@@ -32,7 +32,10 @@ type usageError struct{ error }
 
 func exitCode(err error) int {
 	var u usageError
-	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if errors.As(err, &u) {
 		return 2
 	}
 	return 1
