@@ -43,7 +43,7 @@ func (s *Server) handleReadyz() http.Handler {
 
 // ModelsResponse lists the model versions available and loaded.
 type ModelsResponse struct {
-	Default *ModelRef `json:"default,omitempty" doc:"The model requests get unless they ask for model_version"`
+	Default *ModelRef      `json:"default,omitempty" doc:"The model requests get unless they ask for model_version"`
 	Models  []ModelListing `json:"models"`
 }
 

@@ -122,7 +122,7 @@ func (s *Server) Drain() { s.draining.Store(true) }
 // it is not draining.
 func (s *Server) Ready() bool { return !s.draining.Load() && s.models.Default() != nil }
 
-func (s *Server) getBuf() *[]byte  { return s.bufs.Get().(*[]byte) }
+func (s *Server) getBuf() *[]byte { return s.bufs.Get().(*[]byte) }
 func (s *Server) putBuf(b *[]byte) {
 	if cap(*b) <= 1<<20 {
 		*b = (*b)[:0]
