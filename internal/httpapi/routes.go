@@ -18,6 +18,7 @@ func (s *Server) routes() {
 	s.handle("GET /{$}", "/", s.handleHome())
 	s.handle("GET /info", "/info", s.handleInfo())
 	s.handle("GET /zones", "/zones", s.handleZones())
+	s.handle("GET /ui/{file}", "/ui", s.handleUIAsset())
 	s.handle("POST "+PathPredict, PathPredict, s.handlePredict())
 	s.handle("POST "+PathPredictBatch, PathPredictBatch, s.handlePredictBatch())
 	s.handle("GET /models", "/models", s.handleModels())
