@@ -14,6 +14,7 @@ import (
 
 	"github.com/taxieta/taxieta/internal/buildinfo"
 	"github.com/taxieta/taxieta/internal/httpapi"
+	"github.com/taxieta/taxieta/internal/registry"
 	"github.com/taxieta/taxieta/internal/serving"
 )
 
@@ -28,6 +29,9 @@ type serveConfig struct {
 	idleTimeout  time.Duration
 	logLevel     string
 	api          httpapi.Config
+	registry     registryFlags
+	reloadEvery  time.Duration
+	cacheSize    int
 }
 
 func runServe(ctx context.Context, env environment, args []string) error {
@@ -36,7 +40,10 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	fs := newFlagSet(env, "serve", "serve [flags]")
 	fs.String("config", "", "config file of `name = value` lines, one per flag name")
 	fs.StringVar(&cfg.addr, "addr", "0.0.0.0:8000", "address to listen on")
-	fs.StringVar(&cfg.modelRef, "model", "", "model to serve: an artifact file; empty serves the embedded default model")
+	fs.StringVar(&cfg.modelRef, "model", "", "model to serve: models:/NAME@ALIAS or models:/NAME/VERSION from the registry, an artifact file, or empty for the embedded default model")
+	cfg.registry.register(fs)
+	fs.DurationVar(&cfg.reloadEvery, "reload-interval", 30*time.Second, "how often to re-resolve a registry reference and swap to the version it names (0: only on POST /admin/reload)")
+	fs.IntVar(&cfg.cacheSize, "model-cache-size", 4, "most model versions kept loaded for ?model_version= besides the default")
 	fs.DurationVar(&cfg.grace, "grace-period", 10*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.DurationVar(&cfg.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving with readiness false before closing the listener (lets load balancers notice)")
 	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "longest time to read a request, body included")
@@ -64,22 +71,56 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	log := slog.New(slog.NewJSONHandler(env.stderr, &slog.HandlerOptions{Level: level}))
 	cfg.api.Version = buildinfo.Version()
 
-	lm, err := loadModel(ctx, cfg.modelRef)
+	reg := prometheus.NewRegistry()
+	var (
+		models   httpapi.Models
+		reloader httpapi.Reloader
+		first    *serving.Model
+		follow   func(context.Context)
+	)
+	if registry.IsRef(cfg.modelRef) {
+		ref, err := registry.ParseRef(cfg.modelRef)
+		if err != nil {
+			return usageError{fmt.Errorf("serve: %w", err)}
+		}
+		loader, err := cfg.registry.loader(env, log)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		src := &serving.RegistrySource{Loader: loader, Ref: ref}
+		if first, err = src.First(ctx); err != nil {
+			return fmt.Errorf("serve: load model %s from %s (and no cached copy to fall back on): %w", ref, loader.Registry.Location(), err)
+		}
+		if err := serving.Check(first); err != nil {
+			return fmt.Errorf("serve: model %s: %w", ref, err)
+		}
+		mgr := serving.NewManager(src, first, serving.ManagerOptions{CacheSize: cfg.cacheSize, Logger: log, Registerer: reg})
+		models, reloader = mgr, mgr
+		follow = func(ctx context.Context) { mgr.Follow(ctx, cfg.reloadEvery) }
+	} else {
+		lm, err := loadModel(ctx, cfg.modelRef)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		first = &serving.Model{Artifact: lm.Artifact, Name: lm.Name, Version: lm.Version, Source: lm.Source, LoadedAt: time.Now()}
+		models = serving.NewStatic(first)
+	}
+	api, err := httpapi.NewServer(cfg.api, models, reloader, log, reg)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	models := serving.NewStatic(&serving.Model{Artifact: lm.Artifact, Name: lm.Name, Version: lm.Version, Source: lm.Source, LoadedAt: time.Now()})
-	api, err := httpapi.NewServer(cfg.api, models, nil, log, prometheus.NewRegistry())
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+	if follow != nil {
+		fctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go follow(fctx)
 	}
-	return listenAndServe(ctx, cfg, api, log, start, lm)
+	return listenAndServe(ctx, cfg, api, log, start, first)
 }
 
 // listenAndServe serves until ctx ends, then drains: readiness turns false,
 // the listener closes after the drain delay, and in-flight requests get the
 // grace period to finish.
-func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, log *slog.Logger, start time.Time, lm *loadedModel) error {
+func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, log *slog.Logger, start time.Time, lm *serving.Model) error {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("serve: listen on %s: %w", cfg.addr, err)
