@@ -1,0 +1,235 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/taxieta/taxieta/internal/mlflow"
+	"github.com/taxieta/taxieta/internal/model"
+	"github.com/taxieta/taxieta/internal/registry"
+	"github.com/taxieta/taxieta/internal/testenv"
+	"github.com/taxieta/taxieta/internal/tlc"
+	"github.com/taxieta/taxieta/internal/training"
+	"github.com/taxieta/taxieta/internal/trip"
+)
+
+// trainSmall trains an od model on one real month (green 2021-01, 74k trips).
+func trainSmall(t *testing.T) *model.Artifact {
+	t.Helper()
+	dir := testenv.DataDir(t)
+	lookup, shapes := training.DefaultZoneFiles(dir)
+	a, err := training.Run(context.Background(), training.Config{
+		Kind: model.KindOD, Name: "taxi-duration", Train: []string{"green:2021-01"}, Rules: trip.DefaultRules(),
+		ZoneLookup: lookup, ZoneShapes: shapes, Trainer: "registry test", Created: time.Unix(1700000000, 0).UTC(),
+	}, &tlc.Resolver{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func encode(t *testing.T, a *model.Artifact) []byte {
+	t.Helper()
+	b, err := a.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func openMLflow(t *testing.T, uri, layout string) *registry.MLflow {
+	t.Helper()
+	reg, err := registry.Open(uri, registry.Options{MLflowLayout: layout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg.(*registry.MLflow)
+}
+
+func uniqueName(prefix string) string { return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()) }
+
+// TestMLflowRegistry is the registry story against the real MLflow server
+// that scripts/services/mlflow.sh starts, in both storage layouts: MLflow 3's
+// logged models and MLflow 2's run artifacts.
+func TestMLflowRegistry(t *testing.T) {
+	uri := testenv.Service(t, "TAXIETA_MLFLOW_URI")
+	trained := trainSmall(t)
+	first := encode(t, trained)
+	info, err := registry.RunInfoFor(trained, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, second := twoArtifacts(t) // a different real model: the embedded default, renamed
+	for _, layout := range []string{registry.LayoutLoggedModel, registry.LayoutRun} {
+		t.Run(layout, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			reg := openMLflow(t, uri, layout)
+			name := uniqueName("taxi-" + layout)
+
+			v1, err := reg.Register(ctx, name, first, info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v1.Version != "1" || v1.Checksum != trained.Checksum || v1.RunID == "" {
+				t.Fatalf("first version: %+v", v1)
+			}
+			checkRun(ctx, t, reg.Client(), v1.RunID, trained)
+			if err := reg.SetAlias(ctx, name, "champion", v1.Version); err != nil {
+				t.Fatal(err)
+			}
+			champion := registry.Ref{Name: name, Alias: "champion"}
+			got, err := reg.Resolve(ctx, champion)
+			if err != nil || got.Version != "1" || got.Checksum != trained.Checksum || !slices.Equal(got.Aliases, []string{"champion"}) {
+				t.Fatalf("resolve champion: %+v, %v", got, err)
+			}
+			b, err := reg.Download(ctx, got)
+			if err != nil || !bytes.Equal(b, first) {
+				t.Fatalf("download: %v (same bytes: %v)", err, bytes.Equal(b, first))
+			}
+
+			v2, err := reg.Register(ctx, name, second, registry.RunInfo{Experiment: name + "-other"})
+			if err != nil || v2.Version != "2" {
+				t.Fatalf("second version: %+v, %v", v2, err)
+			}
+			if err := reg.SetAlias(ctx, name, "champion", v2.Version); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := reg.Resolve(ctx, champion); err != nil || got.Version != "2" || got.Checksum != v2.Checksum {
+				t.Fatalf("after moving the alias, champion resolves to %+v, %v", got, err)
+			}
+			if got, err := reg.Resolve(ctx, registry.Ref{Name: name, Version: "latest"}); err != nil || got.Version != "2" {
+				t.Fatalf("latest: %+v, %v", got, err)
+			}
+			vs, err := reg.List(ctx, name)
+			if err != nil || len(vs) != 2 || len(vs[0].Aliases) != 0 || !slices.Equal(vs[1].Aliases, []string{"champion"}) {
+				t.Fatalf("List = %+v, %v", vs, err)
+			}
+			if names, err := reg.Models(ctx); err != nil || !slices.Contains(names, name) {
+				t.Fatalf("Models = %v, %v", names, err)
+			}
+
+			for _, ref := range []registry.Ref{{Name: name, Alias: "nope"}, {Name: name, Version: "9"}, {Name: name + "-none", Alias: "champion"}, {Name: name + "-none", Version: "1"}} {
+				if _, err := reg.Resolve(ctx, ref); !errors.Is(err, registry.ErrNotFound) {
+					t.Errorf("resolve %s: %v; want ErrNotFound", ref, err)
+				}
+			}
+			if err := reg.SetAlias(ctx, name, "champion", "9"); !errors.Is(err, registry.ErrNotFound) {
+				t.Errorf("alias to a missing version: %v; want ErrNotFound", err)
+			}
+			if _, err := reg.Download(ctx, registry.Version{Name: name, Version: "1", Checksum: v2.Checksum}); !errors.Is(err, registry.ErrChecksum) {
+				t.Errorf("download with the wrong checksum: %v; want ErrChecksum", err)
+			}
+
+			// Corrupt version 1 in the artifact store: Download refuses it.
+			c := reg.Client()
+			dl, err := c.GetModelVersionDownloadURI(ctx, name, "1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dl, err = c.ResolveArtifactURI(ctx, dl); err != nil {
+				t.Fatal(err)
+			}
+			for _, bad := range [][]byte{append(slices.Clone(first[:len(first)-10]), "0000000000"...), second} {
+				if err := c.UploadArtifact(ctx, dl, "model.taxieta", bad); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := reg.Download(ctx, registry.Version{Name: name, Version: "1"}); !errors.Is(err, registry.ErrChecksum) {
+					t.Fatalf("download of a corrupted artifact: %v; want ErrChecksum", err)
+				}
+			}
+		})
+	}
+}
+
+// checkRun checks what registration logged: the run finished, with the
+// model's settings, metrics and training data fingerprint.
+func checkRun(ctx context.Context, t *testing.T, c *mlflow.Client, runID string, a *model.Artifact) {
+	t.Helper()
+	run, err := c.GetRun(ctx, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Info.Status != mlflow.RunFinished {
+		t.Errorf("run status %s", run.Info.Status)
+	}
+	params := map[string]string{}
+	for _, p := range run.Data.Params {
+		params[p.Key] = p.Value
+	}
+	if params["kind"] != a.Kind || params["train_sources"] != "green:2021-01" {
+		t.Errorf("params: %v", params)
+	}
+	metrics := map[string]float64{}
+	for _, m := range run.Data.Metrics {
+		metrics[m.Key] = m.Value
+	}
+	if metrics["train_rmse"] != a.Metrics.Train.RMSE || metrics["train_rows"] != float64(a.Metrics.Train.Rows) {
+		t.Errorf("metrics: %v", metrics)
+	}
+	b, err := c.DownloadArtifact(ctx, run.Info.ArtifactURI, "dataset.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fp registry.DatasetFingerprint
+	if err := json.Unmarshal(b, &fp); err != nil || len(fp.Training) != 1 || fp.Training[0].SHA256 != a.Training.Files[0].SHA256 {
+		t.Errorf("fingerprint: %s, %v", b, err)
+	}
+}
+
+// TestLoaderServesCacheWhenMLflowIsDown loads through a proxy in front of the
+// real server, then stops the proxy: the registry is unreachable, and the
+// loader serves the cached copy, or fails clearly without one.
+func TestLoaderServesCacheWhenMLflowIsDown(t *testing.T) {
+	uri := testenv.Service(t, "TAXIETA_MLFLOW_URI")
+	target, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	defer proxy.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	reg := openMLflow(t, proxy.URL, "")
+	a1, _ := twoArtifacts(t)
+	name := uniqueName("taxi-outage")
+	v, err := reg.Register(ctx, name, a1, registry.RunInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.SetAlias(ctx, name, "champion", v.Version); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	l := &registry.Loader{Registry: reg, Dir: cache}
+	ref := registry.Ref{Name: name, Alias: "champion"}
+	if got, err := l.Load(ctx, ref); err != nil || got.FromCache {
+		t.Fatalf("Load with the registry up: %+v, %v", got, err)
+	}
+
+	proxy.Close() // the registry goes down
+	got, err := l.Load(ctx, ref)
+	if err != nil {
+		t.Fatalf("Load with the registry down: %v", err)
+	}
+	if !got.FromCache || !errors.Is(got.RegistryErr, registry.ErrUnavailable) || got.Artifact.Checksum != v.Checksum || got.Version.Version != v.Version {
+		t.Fatalf("Load with the registry down = %+v", got)
+	}
+	if _, err := l.Load(ctx, registry.Ref{Name: name, Version: "7"}); !errors.Is(err, registry.ErrUnavailable) {
+		t.Fatalf("Load of a never-cached version with the registry down: %v; want ErrUnavailable", err)
+	}
+	empty := &registry.Loader{Registry: reg, Dir: t.TempDir()}
+	if _, err := empty.Load(ctx, ref); !errors.Is(err, registry.ErrUnavailable) {
+		t.Fatalf("Load with the registry down and an empty cache: %v; want ErrUnavailable", err)
+	}
+}
+
