@@ -232,4 +232,3 @@ func TestLoaderServesCacheWhenMLflowIsDown(t *testing.T) {
 		t.Fatalf("Load with the registry down and an empty cache: %v; want ErrUnavailable", err)
 	}
 }
-
