@@ -11,10 +11,29 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// syncBuffer collects a process's log lines for the test to read while they come.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) WriteString(x string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(x)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 // buildBinary builds taxieta once per test binary run.
 func buildBinary(t *testing.T) string {
@@ -30,7 +49,7 @@ func buildBinary(t *testing.T) string {
 
 // startServer runs the real binary and returns its base URL once it logs
 // where it listens.
-func startServer(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *strings.Builder) {
+func startServer(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "TAXIETA_LOG_REQUESTS=false")
@@ -43,7 +62,7 @@ func startServer(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	logs := &strings.Builder{}
+	logs := &syncBuffer{}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
