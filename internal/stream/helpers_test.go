@@ -1,0 +1,359 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/taxieta/taxieta/internal/defaultmodel"
+	"github.com/taxieta/taxieta/internal/model"
+	"github.com/taxieta/taxieta/internal/testenv"
+	"github.com/taxieta/taxieta/internal/trip"
+)
+
+// testServer is a NATS server a test runs against.
+type testServer struct {
+	name string
+	url  func(t *testing.T) string
+}
+
+// servers are the two kinds every integration test runs against: the real
+// nats-server process the test script starts, and one embedded in the test.
+var servers = []testServer{
+	{"real", func(t *testing.T) string { return testenv.Service(t, "TAXIETA_NATS_URL") }},
+	{"embedded", startEmbeddedForTest},
+}
+
+func startEmbeddedForTest(t *testing.T) string {
+	t.Helper()
+	srv, err := StartEmbedded(t.Context(), EmbeddedConfig{Listen: "127.0.0.1:0", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv.URL()
+}
+
+func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.Name(t.Name()))
+	if err != nil {
+		t.Fatalf("connect to %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
+// testTopology returns names no other test uses, so that tests can share
+// the real server, and deletes its streams when the test ends.
+func testTopology(t *testing.T, js jetstream.JetStream) Topology {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	id := strings.ToUpper(hex.EncodeToString(b[:]))
+	top := DefaultTopology()
+	top.Stream, top.OutStream, top.Durable = "RIDES_"+id, "ESTIMATES_"+id, "taxieta_"+id
+	top.Subject, top.OutSubject, top.DeadLetterSubject = "t"+id+".rides", "t"+id+".estimates", "t"+id+".dead"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = js.DeleteStream(ctx, top.Stream)
+		_ = js.DeleteStream(ctx, top.OutStream)
+	})
+	return top
+}
+
+// jsonUnmarshalStrict decodes data into v, rejecting unknown fields.
+func jsonUnmarshalStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func loadTestModel(t testing.TB) *model.Artifact {
+	t.Helper()
+	a, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// event is a test event and what should come of it.
+type event struct {
+	data []byte
+	// rideID is set for a valid event; reason (part of the dead letter's
+	// reason) for an invalid one.
+	rideID string
+	trip   trip.Trip
+	reason string
+}
+
+// makeEvents returns good valid events with ride ids "r0".."r<good-1>" and,
+// spread among them, bad invalid ones.
+func makeEvents(good, bad int) []event {
+	badKinds := []struct{ data, reason string }{
+		{`{"ride_id":"b%d","ride":{"PULocationID":0,"DOLocationID":4}}`, "out of range"},
+		{`{"ride_id":"b%d","ride":{"PULocationID":"74","DOLocationID":4}}`, "want an integer"},
+		{`{"ride_id":"b%d","ride":{"PULocationID":74,"DOLocationID":4,"trip_distance":3}}`, "unknown field"},
+		{`{"ride_id":"b%d","ride":{"PULocationID":74,"DOLocationID":4,"passenger_count":12}}`, "out of range 0..9"},
+		{`not json %d`, "not a JSON object"},
+		{`{"ride_id":"b%d","ride":{"PULocationID":74,`, "want a field name"},
+	}
+	var evs []event
+	step := good + 1
+	if bad > 0 {
+		step = good/bad + 1
+	}
+	b := 0
+	for i := range good {
+		if i%step == step/2 && b < bad {
+			k := badKinds[b%len(badKinds)]
+			evs = append(evs, event{data: fmt.Appendf(nil, k.data, b), reason: k.reason})
+			b++
+		}
+		tr := trip.Trip{
+			PULocationID: uint16(1 + i*7%265), DOLocationID: uint16(1 + i*13%265),
+			Passengers: int8(i%11) - 1,
+		}
+		pickup := `null`
+		if i%3 == 0 {
+			ts := time.Date(2024, 3, 1+i%28, i%24, i%60, 0, 0, time.UTC)
+			pickup = `"` + ts.Format("2006-01-02 15:04:05") + `"`
+			tr.Pickup = ts // the clock fields are what count
+		}
+		pc := fmt.Sprint(tr.Passengers)
+		if tr.Passengers == trip.NoPassengers {
+			pc = "null"
+		}
+		id := fmt.Sprintf("r%d", i)
+		evs = append(evs, event{
+			data: fmt.Appendf(nil, `{"ride_id":%q,"ride":{"PULocationID":%d,"DOLocationID":%d,"passenger_count":%s,"pickup_datetime":%s}}`,
+				id, tr.PULocationID, tr.DOLocationID, pc, pickup),
+			rideID: id, trip: tr,
+		})
+	}
+	for ; b < bad; b++ {
+		k := badKinds[b%len(badKinds)]
+		evs = append(evs, event{data: fmt.Appendf(nil, k.data, b), reason: k.reason})
+	}
+	return evs
+}
+
+// createInput creates the input stream, as a producer's deployment would.
+func createInput(t *testing.T, js jetstream.JetStream, top Topology) {
+	t.Helper()
+	_, err := js.CreateStream(t.Context(), jetstream.StreamConfig{
+		Name: top.Stream, Subjects: []string{top.Subject}, Storage: jetstream.FileStorage, Duplicates: top.DedupWindow,
+	})
+	if err != nil {
+		t.Fatalf("create input stream: %v", err)
+	}
+}
+
+// publish publishes events, each with a message id so that a producer's
+// retry could not store it twice, and waits until all are stored.
+func publish(t *testing.T, js jetstream.JetStream, subject string, evs []event) {
+	t.Helper()
+	wait := func() {
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-time.After(time.Minute):
+			t.Fatal("publishing the events timed out")
+		}
+	}
+	for i, ev := range evs {
+		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: subject, Data: ev.data}, jetstream.WithMsgID(fmt.Sprint("in-", i))); err != nil {
+			t.Fatalf("publish event %d: %v", i, err)
+		}
+		if i%2000 == 1999 {
+			wait() // stay well under the client's limit of outstanding publishes
+		}
+	}
+	wait()
+}
+
+// storedMsgs returns how many messages a stream holds, 0 if it does not
+// exist yet.
+func storedMsgs(t *testing.T, js jetstream.JetStream, stream string) uint64 {
+	t.Helper()
+	s, err := js.Stream(t.Context(), stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0
+	}
+	if err != nil {
+		t.Fatalf("stream %s: %v", stream, err)
+	}
+	info, err := s.Info(t.Context())
+	if err != nil {
+		t.Fatalf("stream %s: %v", stream, err)
+	}
+	return info.State.Msgs
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// storedMsg is one message read back from a stream.
+type storedMsg struct {
+	subject string
+	header  nats.Header
+	data    []byte
+}
+
+// readStream returns every message a stream holds, in order.
+func readStream(t *testing.T, js jetstream.JetStream, stream string) []storedMsg {
+	t.Helper()
+	n := storedMsgs(t, js, stream)
+	cons, err := js.OrderedConsumer(t.Context(), stream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]storedMsg, 0, n)
+	for uint64(len(out)) < n {
+		batch, err := cons.Fetch(min(int(n)-len(out), 5000), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			out = append(out, storedMsg{subject: m.Subject(), header: m.Headers(), data: m.Data()})
+			got++
+		}
+		if err := batch.Error(); err != nil {
+			t.Fatal(err)
+		}
+		if got == 0 {
+			t.Fatalf("read %d of %d messages of %s, then nothing", len(out), n, stream)
+		}
+	}
+	return out
+}
+
+// estimateJSON is an estimate event as a consumer of it decodes it.
+type estimateJSON struct {
+	RideID     string `json:"ride_id"`
+	Prediction struct {
+		Minutes  float64 `json:"trip_duration_prediction"`
+		Interval struct {
+			Low  float64 `json:"low"`
+			High float64 `json:"high"`
+		} `json:"interval"`
+	} `json:"prediction"`
+	Model struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	} `json:"model"`
+}
+
+// checkOutputs checks that the output stream holds exactly one estimate per
+// valid event, with the model's numbers, and one dead letter per invalid
+// event, with its reason and payload.
+func checkOutputs(t *testing.T, js jetstream.JetStream, top Topology, evs []event, m Predictor, version string) {
+	t.Helper()
+	msgs := readStream(t, js, top.OutStream)
+	estimates := map[string]estimateJSON{}
+	var dead []storedMsg
+	for _, msg := range msgs {
+		switch msg.subject {
+		case top.OutSubject:
+			var e estimateJSON
+			if err := jsonUnmarshalStrict(msg.data, &e); err != nil {
+				t.Fatalf("estimate %s: %v", msg.data, err)
+			}
+			if _, dup := estimates[e.RideID]; dup {
+				t.Errorf("ride %s has two stored estimates", e.RideID)
+			}
+			estimates[e.RideID] = e
+		case top.DeadLetterSubject:
+			dead = append(dead, msg)
+		default:
+			t.Fatalf("unexpected subject %s", msg.subject)
+		}
+	}
+	deadByPayload := map[string]storedMsg{}
+	for _, d := range dead {
+		if _, dup := deadByPayload[string(d.data)]; dup {
+			t.Errorf("event %q has two dead letters", d.data)
+		}
+		deadByPayload[string(d.data)] = d
+	}
+	var good, bad, missing int
+	for _, ev := range evs {
+		if ev.rideID == "" {
+			bad++
+			d, ok := deadByPayload[string(ev.data)]
+			if !ok {
+				t.Errorf("no dead letter for %q", ev.data)
+				continue
+			}
+			if r := d.header.Get(HeaderError); !strings.Contains(r, ev.reason) {
+				t.Errorf("dead letter for %q says %q, want %q", ev.data, r, ev.reason)
+			}
+			if d.header.Get(HeaderStream) != top.Stream || d.header.Get(HeaderSequence) == "" {
+				t.Errorf("dead letter for %q does not say where the event is: %v", ev.data, d.header)
+			}
+			continue
+		}
+		good++
+		e, ok := estimates[ev.rideID]
+		if !ok {
+			missing++
+			continue
+		}
+		p := m.Predict(ev.trip)
+		if !close2(e.Prediction.Minutes, p.Minutes) || !close2(e.Prediction.Interval.Low, p.Low) || !close2(e.Prediction.Interval.High, p.High) {
+			t.Errorf("ride %s: estimate %+v, model says %+v", ev.rideID, e.Prediction, p)
+		}
+		if e.Model.Version != version || e.Model.Name == "" {
+			t.Errorf("ride %s: model %+v, want version %s", ev.rideID, e.Model, version)
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d rides have no estimate", missing, good)
+	}
+	if len(estimates) != good || len(dead) != bad {
+		t.Errorf("stored %d estimates and %d dead letters, want %d and %d", len(estimates), len(dead), good, bad)
+	}
+	t.Logf("output stream: %d estimates for %d rides, %d dead letters for %d bad events", len(estimates), good, len(dead), bad)
+}
+
+// close2 reports whether an estimate written to hundredths matches v.
+func close2(got float64, v float32) bool {
+	d := got - float64(v)
+	return d < 0.0051 && d > -0.0051
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

@@ -1,0 +1,405 @@
+// Package stream serves trip-duration estimates over NATS JetStream: a
+// durable pull consumer reads trip-request events, and for each one publishes
+// an estimate event (or, for a bad event, a dead letter) and acknowledges the
+// request only once JetStream has stored that output. Delivery is
+// at-least-once; the output's Nats-Msg-Id is derived from the request's
+// stream sequence, so a redelivered request's second output is dropped by
+// JetStream's duplicate window and each request is stored once.
+//
+// Several processes may share one durable consumer; each fetches batches of
+// its own. Cancelling Run's context drains: no new fetch, every message
+// already fetched is finished and acknowledged, then Run returns.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/taxieta/taxieta/internal/trip"
+)
+
+// Header names on dead letters.
+const (
+	// HeaderError holds why the event was rejected.
+	HeaderError = "Taxieta-Error"
+	// HeaderErrorClass is "malformed" or "invalid" (see EventError.Class).
+	HeaderErrorClass = "Taxieta-Error-Class"
+	// HeaderStream, HeaderSequence and HeaderSubject say where the rejected
+	// event was stored.
+	HeaderStream   = "Taxieta-Stream"
+	HeaderSequence = "Taxieta-Sequence"
+	HeaderSubject  = "Taxieta-Subject"
+)
+
+// Predictor estimates a trip; model.Model is one.
+type Predictor interface {
+	Predict(trip.Trip) trip.Prediction
+}
+
+// Config configures Run.
+type Config struct {
+	Topology Topology
+	// Setup creates the streams and the durable consumer when missing
+	// (see Ensure); without it they must exist.
+	Setup bool
+	// Batch is how many messages one fetch asks for.
+	Batch int
+	// MaxInFlight bounds the outputs published and not yet acknowledged by
+	// JetStream; when reached, processing waits.
+	MaxInFlight int
+	// FetchWait is how long a fetch waits for its batch to fill. It also
+	// bounds how long a drain waits for the last fetch.
+	FetchWait time.Duration
+	// PublishTimeout is how long to wait for JetStream to acknowledge an
+	// output; past it the request is negatively acknowledged and redelivered.
+	PublishTimeout time.Duration
+	// LagInterval is how often the consumer's lag is polled for the metrics.
+	LagInterval time.Duration
+
+	Model Predictor
+	// ModelName and ModelVersion identify the model in every estimate.
+	ModelName    string
+	ModelVersion string
+
+	Logger  *slog.Logger
+	Metrics *Metrics // may be nil
+}
+
+// DefaultConfig returns the default settings, without a model.
+func DefaultConfig() Config {
+	return Config{
+		Topology:       DefaultTopology(),
+		Setup:          true,
+		Batch:          500,
+		MaxInFlight:    4000,
+		FetchWait:      time.Second,
+		PublishTimeout: 10 * time.Second,
+		LagInterval:    5 * time.Second,
+	}
+}
+
+// Stats counts what one Run did.
+type Stats struct {
+	// In counts events received, Redelivered those among them received before.
+	In, Redelivered uint64
+	// Out counts estimates stored, Dead dead letters stored; Duplicates
+	// counts outputs JetStream had already stored (a redelivered event).
+	Out, Dead, Duplicates uint64
+	// Failed counts events whose output could not be stored; each was
+	// negatively acknowledged, to be redelivered.
+	Failed uint64
+}
+
+type counters struct {
+	in, redelivered, out, dead, duplicates, failed atomic.Uint64
+}
+
+func (c *counters) stats() Stats {
+	return Stats{
+		In: c.in.Load(), Redelivered: c.redelivered.Load(),
+		Out: c.out.Load(), Dead: c.dead.Load(), Duplicates: c.duplicates.Load(),
+		Failed: c.failed.Load(),
+	}
+}
+
+// inflight is a fetched message whose output was published.
+type inflight struct {
+	msg     jetstream.Msg
+	ack     jetstream.PubAckFuture
+	dead    *EventError // nil for an estimate
+	started time.Time
+}
+
+type processor struct {
+	cfg       Config
+	js        jetstream.JetStream
+	dec       *Decoder
+	modelJSON []byte
+	log       *slog.Logger
+	m         *Metrics
+	n         counters
+}
+
+// Run consumes until ctx is cancelled, then drains and returns what it did.
+// It returns an error only when it cannot go on: setup failed, the consumer
+// was deleted, or the connection closed. nc is left open.
+func Run(ctx context.Context, nc *nats.Conn, cfg Config) (Stats, error) {
+	if err := cfg.check(); err != nil {
+		return Stats{}, err
+	}
+	dec, err := NewDecoder()
+	if err != nil {
+		return Stats{}, err
+	}
+	js, err := jetstream.New(nc,
+		// Never stall in the client: MaxInFlight is the bound.
+		jetstream.WithPublishAsyncMaxPending(2*cfg.MaxInFlight),
+		jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout))
+	if err != nil {
+		return Stats{}, fmt.Errorf("stream: %w", err)
+	}
+	var cons jetstream.Consumer
+	if cfg.Setup {
+		cons, err = Ensure(ctx, js, cfg.Topology)
+	} else {
+		cons, err = js.Consumer(ctx, cfg.Topology.Stream, cfg.Topology.Durable)
+		if err != nil {
+			err = fmt.Errorf("stream: consumer %s on stream %s: %w", cfg.Topology.Durable, cfg.Topology.Stream, err)
+		}
+	}
+	if err != nil {
+		return Stats{}, err
+	}
+	p := &processor{
+		cfg: cfg, js: js, dec: dec, log: cfg.Logger, m: cfg.Metrics,
+		modelJSON: ModelJSON(cfg.ModelName, cfg.ModelVersion),
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	return p.run(ctx, nc, cons)
+}
+
+func (c *Config) check() error {
+	switch {
+	case c.Model == nil:
+		return errors.New("stream: no model")
+	case c.Batch <= 0:
+		return errors.New("stream: batch must be positive")
+	case c.MaxInFlight <= 0:
+		return errors.New("stream: max in flight must be positive")
+	case c.FetchWait < 100*time.Millisecond:
+		return errors.New("stream: fetch wait must be at least 100ms")
+	case c.PublishTimeout <= 0:
+		return errors.New("stream: publish timeout must be positive")
+	case c.LagInterval <= 0:
+		return errors.New("stream: lag interval must be positive")
+	}
+	return c.Topology.Validate()
+}
+
+func (p *processor) run(ctx context.Context, nc *nats.Conn, cons jetstream.Consumer) (Stats, error) {
+	pending := make(chan inflight, p.cfg.MaxInFlight)
+	var wg sync.WaitGroup
+	wg.Go(func() { p.acknowledge(pending) })
+	lagCtx, stopLag := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Go(func() { p.pollLag(lagCtx, cons) })
+
+	err := p.fetchLoop(ctx, cons, pending)
+	// Drain: everything fetched has been published; wait for JetStream's
+	// answers and acknowledge, then make sure the acks reach the server.
+	close(pending)
+	stopLag()
+	wg.Wait()
+	if ferr := nc.FlushTimeout(p.cfg.PublishTimeout); ferr != nil && !errors.Is(ferr, nats.ErrConnectionClosed) {
+		err = errors.Join(err, fmt.Errorf("stream: flush acknowledgements: %w", ferr))
+	}
+	return p.n.stats(), err
+}
+
+// fetchLoop fetches batches until ctx is cancelled or a fatal error, and
+// processes every message of each batch it started.
+func (p *processor) fetchLoop(ctx context.Context, cons jetstream.Consumer, pending chan<- inflight) error {
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		// The fetch is deliberately not tied to ctx: a batch, once asked
+		// for, is received in full (at most FetchWait) and processed, so
+		// nothing is left delivered and unacknowledged at exit.
+		batch, err := cons.Fetch(p.cfg.Batch, jetstream.FetchMaxWait(p.cfg.FetchWait))
+		if err == nil {
+			for msg := range batch.Messages() {
+				p.handle(msg, pending)
+			}
+			err = batch.Error()
+		}
+		switch {
+		case err == nil:
+			backoff = 50 * time.Millisecond
+			continue
+		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+			return fmt.Errorf("stream: consumer %s on stream %s is gone: %w", p.cfg.Topology.Durable, p.cfg.Topology.Stream, err)
+		case errors.Is(err, nats.ErrConnectionClosed):
+			return fmt.Errorf("stream: %w", err)
+		}
+		p.log.Warn("fetch failed; retrying", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	return nil
+}
+
+// handle decodes one event, estimates it and publishes the estimate, or the
+// dead letter, asynchronously; acknowledge finishes it.
+func (p *processor) handle(msg jetstream.Msg, pending chan<- inflight) {
+	started := time.Now()
+	p.n.in.Add(1)
+	if p.m != nil {
+		p.m.in.Inc()
+	}
+	md, err := msg.Metadata()
+	if err != nil {
+		// Not a JetStream message: nothing to acknowledge or derive an id from.
+		p.log.Error("message without JetStream metadata; skipped", "subject", msg.Subject(), "err", err)
+		return
+	}
+	if md.NumDelivered > 1 {
+		p.n.redelivered.Add(1)
+		if p.m != nil {
+			p.m.redelivered.Inc()
+		}
+	}
+	id := outputID(md)
+	var out *nats.Msg
+	req, err := p.dec.Decode(msg.Data())
+	var evErr *EventError
+	if err == nil {
+		var body []byte
+		body, err = AppendEstimate(make([]byte, 0, 192+len(p.modelJSON)), req.RideID, p.cfg.Model.Predict(req.Trip), p.modelJSON)
+		if err != nil {
+			err = &EventError{Reason: err.Error()}
+		} else {
+			out = &nats.Msg{Subject: p.cfg.Topology.OutSubject, Data: body, Header: nats.Header{jetstream.MsgIDHeader: {id}}}
+		}
+	}
+	if err != nil {
+		if !errors.As(err, &evErr) {
+			evErr = &EventError{Reason: err.Error()}
+		}
+		p.log.Debug("dead letter", "stream_seq", md.Sequence.Stream, "reason", evErr.Error())
+		out = &nats.Msg{Subject: p.cfg.Topology.DeadLetterSubject, Data: msg.Data(), Header: nats.Header{
+			jetstream.MsgIDHeader: {id},
+			HeaderError:           {headerSafe(evErr.Error())},
+			HeaderErrorClass:      {evErr.Class()},
+			HeaderStream:          {md.Stream},
+			HeaderSequence:        {strconv.FormatUint(md.Sequence.Stream, 10)},
+			HeaderSubject:         {msg.Subject()},
+		}}
+	}
+	fut, err := p.js.PublishMsgAsync(out)
+	if err != nil {
+		p.fail(msg, fmt.Errorf("publish to %s: %w", out.Subject, err))
+		return
+	}
+	if p.m != nil {
+		p.m.inFlight.Inc()
+	}
+	pending <- inflight{msg: msg, ack: fut, dead: evErr, started: started}
+}
+
+// acknowledge waits, in order, for JetStream to store each output, then
+// acknowledges its request; a failed output's request is negatively
+// acknowledged so that it is redelivered.
+func (p *processor) acknowledge(pending <-chan inflight) {
+	for f := range pending {
+		var err error
+		select {
+		case pa := <-f.ack.Ok():
+			if pa.Duplicate {
+				p.n.duplicates.Add(1)
+				if p.m != nil {
+					p.m.duplicates.Inc()
+				}
+			}
+		case err = <-f.ack.Err():
+		}
+		if p.m != nil {
+			p.m.inFlight.Dec()
+		}
+		if err != nil {
+			p.fail(f.msg, fmt.Errorf("publish to %s: %w", f.ack.Msg().Subject, err))
+			continue
+		}
+		if err := f.msg.Ack(); err != nil {
+			// The output is stored; the request will be redelivered and its
+			// output recognised as a duplicate.
+			p.log.Warn("ack failed", "err", err)
+			continue
+		}
+		if f.dead != nil {
+			p.n.dead.Add(1)
+		} else {
+			p.n.out.Add(1)
+		}
+		if p.m != nil {
+			if f.dead != nil {
+				p.m.dead.WithLabelValues(f.dead.Class()).Inc()
+			} else {
+				p.m.out.Inc()
+			}
+			p.m.latency.Observe(time.Since(f.started).Seconds())
+		}
+	}
+}
+
+// fail gives a message back to JetStream for redelivery after a pause.
+func (p *processor) fail(msg jetstream.Msg, err error) {
+	p.n.failed.Add(1)
+	if p.m != nil {
+		p.m.failed.Inc()
+	}
+	p.log.Warn("output not stored; request will be redelivered", "err", err)
+	if nerr := msg.NakWithDelay(time.Second); nerr != nil {
+		p.log.Warn("nak failed; request will be redelivered after the ack wait", "err", nerr)
+	}
+}
+
+// pollLag keeps the lag gauges current until ctx is done.
+func (p *processor) pollLag(ctx context.Context, cons jetstream.Consumer) {
+	if p.m == nil {
+		return
+	}
+	t := time.NewTicker(p.cfg.LagInterval)
+	defer t.Stop()
+	for {
+		ictx, cancel := context.WithTimeout(ctx, p.cfg.LagInterval)
+		info, err := cons.Info(ictx)
+		cancel()
+		if err == nil {
+			p.m.pending.Set(float64(info.NumPending))
+			p.m.ackPending.Set(float64(info.NumAckPending))
+		} else if ctx.Err() == nil {
+			p.log.Debug("consumer info failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// outputID is the Nats-Msg-Id of the output for a request: the same for
+// every delivery of that request, different for every other request.
+func outputID(md *jetstream.MsgMetadata) string {
+	b := make([]byte, 0, len(md.Stream)+len(md.Consumer)+32)
+	b = append(b, "taxieta:"...)
+	b = append(b, md.Stream...)
+	b = append(b, ':')
+	b = append(b, md.Consumer...)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, md.Sequence.Stream, 10)
+	return string(b)
+}
+
+// headerSafe makes s fit in one header value.
+func headerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
