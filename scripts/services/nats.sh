@@ -1,0 +1,78 @@
+# shellcheck shell=bash
+# A real NATS server with JetStream for the streaming tests (internal/stream).
+# Sourced by scripts/test.sh, which defines add_cleanup and free_port; it
+# exports TAXIETA_NATS_URL. Can also be sourced by hand:
+#   add_cleanup() { :; }; free_port() { ...; }; source scripts/services/nats.sh
+#
+# The server binary: nats-server on PATH, else Debian's nats-server package,
+# else the Go module's server built into bin/tools (no root needed).
+
+nats_server_version=v2.15.2 # the module version go.mod uses, for the fallback build
+: "${root:=$(pwd)}" # the repository root; scripts/test.sh sets it
+
+nats_find_server() {
+  if command -v nats-server >/dev/null 2>&1; then
+    command -v nats-server
+    return 0
+  fi
+  if [ -x "$root/bin/tools/nats-server" ]; then
+    echo "$root/bin/tools/nats-server"
+    return 0
+  fi
+  return 1
+}
+
+nats_install_server() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "nats: installing Debian's nats-server package" >&2
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -q nats-server >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q nats-server >/dev/null 2>&1; }; then
+      command -v nats-server && return 0
+    fi
+    echo "nats: no Debian package; building the server from the Go module instead" >&2
+  fi
+  mkdir -p "$root/bin/tools"
+  GOBIN="$root/bin/tools" go install "github.com/nats-io/nats-server/v2@$nats_server_version" >&2 || return 1
+  echo "$root/bin/tools/nats-server"
+}
+
+nats_bin=$(nats_find_server) || nats_bin=$(nats_install_server) || {
+  echo "nats: could not install nats-server" >&2
+  return 1
+}
+echo "nats: $("$nats_bin" --version) ($nats_bin)"
+
+nats_port=$(free_port)
+nats_dir=$(mktemp -d "${TMPDIR:-/tmp}/taxieta-nats.XXXXXX")
+# -js: JetStream; -sd: its data directory; loopback only.
+"$nats_bin" -a 127.0.0.1 -p "$nats_port" -js -sd "$nats_dir/store" -n taxieta-test \
+  >"$nats_dir/server.log" 2>&1 &
+nats_pid=$!
+add_cleanup "kill $nats_pid; wait $nats_pid; rm -rf '$nats_dir'"
+
+# Ready when it answers with an INFO line that says JetStream is on.
+nats_ready=""
+for _ in $(seq 1 100); do
+  if ! kill -0 "$nats_pid" 2>/dev/null; then
+    cat "$nats_dir/server.log" >&2
+    echo "nats: nats-server exited while starting" >&2
+    return 1
+  fi
+  if { exec 3<>"/dev/tcp/127.0.0.1/$nats_port"; } 2>/dev/null; then
+    nats_info=""
+    read -r -t 2 nats_info <&3 || true
+    exec 3<&- 3>&-
+    case $nats_info in
+    *'"jetstream":true'*) nats_ready=1; break ;;
+    esac
+  fi
+  sleep 0.1
+done
+[ -n "$nats_ready" ] || {
+  cat "$nats_dir/server.log" >&2
+  echo "nats: nats-server did not become ready on 127.0.0.1:$nats_port with JetStream" >&2
+  return 1
+}
+export TAXIETA_NATS_URL="nats://127.0.0.1:$nats_port"
+echo "nats: JetStream on $TAXIETA_NATS_URL (data in $nats_dir)"
