@@ -21,12 +21,18 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 go build -trimpath \
       -ldflags "-s -w -X github.com/taxieta/taxieta/internal/buildinfo.version=${VERSION}" \
-      -o /out/taxieta ./cmd/taxieta
+      -o /out/taxieta ./cmd/taxieta \
+ && mkdir -p /out/cache
 
 # CA certificates (for a TLS model registry), /etc/passwd with nonroot = 65532,
 # /tmp; no shell, no package manager.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/taxieta /taxieta
+# A cache the non-root user owns: TLC downloads, and registry models kept so the
+# server can start from its last copy when the registry is down. A new named
+# volume mounted here starts owned by 65532 too (Kubernetes mounts an emptyDir).
+COPY --from=build --chown=65532:65532 /out/cache /var/cache/taxieta
+ENV TAXIETA_CACHE_DIR=/var/cache/taxieta
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without a passwd lookup.
 USER 65532:65532
 # The server listens on 0.0.0.0:8000 by default (TAXIETA_ADDR changes it).

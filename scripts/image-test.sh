@@ -66,7 +66,14 @@ hc=$(pod image inspect --format '{{json .HealthCheck}}' "$tag")
 grep -q '"/taxieta","healthcheck"' <<<"$hc" || fail "image health check is $hc, want [CMD /taxieta healthcheck]"
 version=$(pod run --rm --health-interval disable "$tag" version 2>>"$podlog")
 case "$version" in ''|*'(devel)'*) fail "version not stamped at build time: '$version'" ;; esac
-echo "image-test: user $user, health check $hc, version $version"
+# The cache directory (TAXIETA_CACHE_DIR) must belong to that user.
+cache_dir=$(pod image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$tag" | sed -n 's/^TAXIETA_CACHE_DIR=//p')
+[ -n "$cache_dir" ] || fail "the image sets no TAXIETA_CACHE_DIR"
+mnt=$(pod image mount "$tag" 2>>"$podlog") || fail "podman image mount failed"
+owner=$(stat -c %u:%g "$mnt$cache_dir" 2>/dev/null || echo missing)
+pod image unmount "$tag" >/dev/null 2>>"$podlog" || true
+[ "$owner" = "$user" ] || fail "cache dir $cache_dir is owned by $owner, want $user"
+echo "image-test: user $user, health check $hc, version $version, cache $cache_dir owned by $owner"
 
 size=$(pod image inspect --format '{{.Size}}' "$tag")
 size_mb=$(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1e6 }')
