@@ -15,10 +15,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/encoding"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/taxieta/taxieta/internal/trip"
@@ -95,6 +97,8 @@ type parquetColumn struct {
 	name  string
 	index int
 	kind  parquet.Kind
+	// maxDef is the definition level of a present value (0: required column).
+	maxDef int
 	// unit converts a timestamp's stored integer to microseconds.
 	micros func(int64) int64
 }
@@ -106,7 +110,8 @@ func readParquet(ctx context.Context, r io.ReaderAt, size int64, fn func([]trip.
 			err = fmt.Errorf("%w: corrupt parquet data: %v", ErrFormat, p)
 		}
 	}()
-	pf, err := parquet.OpenFile(r, size)
+	pf, err := parquet.OpenFile(r, size,
+		parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(readBufferSize))
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrFormat, err)
 	}
@@ -119,8 +124,9 @@ func readParquet(ctx context.Context, r io.ReaderAt, size int64, fn func([]trip.
 		cols[i] = c
 	}
 	var (
-		batch  []trip.Raw
-		values = make([]parquet.Value, 4096)
+		batch   []trip.Raw
+		readers = make([]columnReader, len(cols))
+		errs    = make([]error, len(cols))
 	)
 	for _, rg := range pf.RowGroups() {
 		if err := ctx.Err(); err != nil {
@@ -132,10 +138,17 @@ func readParquet(ctx context.Context, r io.ReaderAt, size int64, fn func([]trip.
 		}
 		batch = batch[:n]
 		chunks := rg.ColumnChunks()
-		for ci, c := range cols {
-			if err := readColumn(chunks[c.index], c, ci, batch, values); err != nil {
-				return err
-			}
+		// The columns are independent: decode them side by side. Each
+		// goroutine writes one field of every row, never another's.
+		var wg sync.WaitGroup
+		for ci := range cols {
+			wg.Go(func() {
+				errs[ci] = readers[ci].read(chunks[cols[ci].index], cols[ci], ci, batch)
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
 		}
 		if err := fn(batch); err != nil {
 			return err
@@ -144,6 +157,10 @@ func readParquet(ctx context.Context, r io.ReaderAt, size int64, fn func([]trip.
 	return nil
 }
 
+// readBufferSize is how much of a column chunk each read from the file
+// fetches: large enough that a chunk takes a few system calls, not hundreds.
+const readBufferSize = 256 << 10
+
 func lookupParquet(s *parquet.Schema, spec colSpec) (parquetColumn, error) {
 	for _, name := range spec.names {
 		leaf, ok := s.Lookup(name)
@@ -151,7 +168,10 @@ func lookupParquet(s *parquet.Schema, spec colSpec) (parquetColumn, error) {
 			continue
 		}
 		t := leaf.Node.Type()
-		c := parquetColumn{name: name, index: leaf.ColumnIndex, kind: t.Kind()}
+		c := parquetColumn{name: name, index: leaf.ColumnIndex, kind: t.Kind(), maxDef: leaf.MaxDefinitionLevel}
+		if leaf.MaxRepetitionLevel > 0 {
+			return c, fmt.Errorf("%w: column %s is repeated; want one value per row", ErrFormat, name)
+		}
 		switch spec.kind {
 		case kindTime:
 			switch t.Kind() {
@@ -206,26 +226,59 @@ func timestampUnit(t parquet.Type) func(int64) int64 {
 	return nil
 }
 
-// readColumn decodes column c of one row group into field ci of batch.
-func readColumn(chunk parquet.ColumnChunk, c parquetColumn, ci int, batch []trip.Raw, values []parquet.Value) error {
-	vr := parquet.NewColumnChunkValueReader(chunk)
-	defer vr.Close()
+// Nulls: a missing time or zone becomes a value the cleaning rules drop
+// (zone 0, a NaN duration); a missing passenger count is NaN, its own category.
+const (
+	nullTime int64 = math.MinInt64 / 2
+	nullZone int64 = 0
+)
+
+// columnReader decodes one column, page by page, straight from the typed
+// page buffers (no parquet.Value per value). Its scratch slices are reused
+// from row group to row group.
+type columnReader struct {
+	ints   []int64
+	floats []float64
+	// conv and convF hold a page's values converted (timestamps to
+	// microseconds, ids to int64, counts to float64).
+	conv  []int64
+	convF []float64
+	// dictionary of the current column chunk, converted once.
+	dict      parquet.Dictionary
+	dictInts  []int64
+	dictFloat []float64
+}
+
+// read decodes column c of one row group into field ci of batch.
+func (cr *columnReader) read(chunk parquet.ColumnChunk, c parquetColumn, ci int, batch []trip.Raw) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: column %s: corrupt parquet data: %v", ErrFormat, c.name, p)
+		}
+	}()
+	pages := chunk.Pages()
+	defer pages.Close()
+	cr.dict = nil
 	row := 0
 	for {
-		n, err := vr.ReadValues(values)
-		for _, v := range values[:n] {
-			if row >= len(batch) {
-				return fmt.Errorf("%w: column %s has more values than rows", ErrFormat, c.name)
-			}
-			setField(&batch[row], ci, c, v)
-			row++
-		}
+		page, err := pages.ReadPage()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return fmt.Errorf("%w: column %s: %v", ErrFormat, c.name, err)
 		}
+		n := int(page.NumRows())
+		if n > len(batch)-row {
+			parquet.Release(page)
+			return fmt.Errorf("%w: column %s has more values than rows", ErrFormat, c.name)
+		}
+		err = cr.decodePage(page, c, ci, batch[row:row+n])
+		parquet.Release(page)
+		if err != nil {
+			return err
+		}
+		row += n
 	}
 	if row != len(batch) {
 		return fmt.Errorf("%w: column %s has %d values for %d rows", ErrFormat, c.name, row, len(batch))
@@ -233,31 +286,203 @@ func readColumn(chunk parquet.ColumnChunk, c parquetColumn, ci int, batch []trip
 	return nil
 }
 
-// Nulls: a missing time or zone becomes a value the cleaning rules drop
-// (zone 0, a NaN duration); a missing passenger count is NaN, its own category.
-func setField(r *trip.Raw, ci int, c parquetColumn, v parquet.Value) {
+// decodePage stores one page's values in field ci of rows.
+func (cr *columnReader) decodePage(page parquet.Page, c parquetColumn, ci int, rows []trip.Raw) error {
+	var levels []byte
+	if c.maxDef > 0 {
+		levels = page.DefinitionLevels()
+		if len(levels) != len(rows) {
+			return fmt.Errorf("%w: column %s: page has %d definition levels for %d rows", ErrFormat, c.name, len(levels), len(rows))
+		}
+	}
+	data := page.Data()
+	var idx []int32
+	if d := page.Dictionary(); d != nil {
+		idx = data.Int32()
+		if d != cr.dict {
+			cr.dict = d
+			cr.loadDictionary(d.Page().Data(), c, ci)
+		}
+	}
+	if ci == 4 { // passenger count: float64
+		cr.floats = grow(cr.floats, len(rows))
+		var err error
+		if idx != nil {
+			err = expand(cr.floats, levels, byte(c.maxDef), cr.dictFloat, idx, math.NaN())
+		} else {
+			cr.convF = convertFloats(data, c, cr.convF[:0])
+			err = expand(cr.floats, levels, byte(c.maxDef), cr.convF, nil, math.NaN())
+		}
+		if err != nil {
+			return fmt.Errorf("%w: column %s: %v", ErrFormat, c.name, err)
+		}
+		for i := range rows {
+			rows[i].Passengers = cr.floats[i]
+		}
+		return nil
+	}
+	null := nullZone
+	if ci <= 1 {
+		null = nullTime
+	}
+	cr.ints = grow(cr.ints, len(rows))
+	var err error
+	if idx != nil {
+		err = expand(cr.ints, levels, byte(c.maxDef), cr.dictInts, idx, null)
+	} else {
+		cr.conv = convertInts(data, c, ci, cr.conv[:0])
+		err = expand(cr.ints, levels, byte(c.maxDef), cr.conv, nil, null)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: column %s: %v", ErrFormat, c.name, err)
+	}
 	switch ci {
 	case 0:
-		r.PickupMicros = timeValue(c, v, math.MinInt64/2)
+		for i := range rows {
+			rows[i].PickupMicros = cr.ints[i]
+		}
 	case 1:
-		r.DropoffMicros = timeValue(c, v, math.MinInt64/2)
+		for i := range rows {
+			rows[i].DropoffMicros = cr.ints[i]
+		}
 	case 2:
-		r.PULocationID = intValue(v)
+		for i := range rows {
+			rows[i].PULocationID = cr.ints[i]
+		}
 	case 3:
-		r.DOLocationID = intValue(v)
-	case 4:
-		r.Passengers = floatValue(v)
+		for i := range rows {
+			rows[i].DOLocationID = cr.ints[i]
+		}
 	}
+	return nil
 }
 
-func timeValue(c parquetColumn, v parquet.Value, null int64) int64 {
-	if v.IsNull() {
-		return null
+// loadDictionary converts a dictionary's values once, so that each indexed
+// value is a plain lookup.
+func (cr *columnReader) loadDictionary(values encoding.Values, c parquetColumn, ci int) {
+	if ci == 4 {
+		cr.dictFloat = convertFloats(values, c, cr.dictFloat[:0])
+		return
 	}
-	if v.Kind() == parquet.Int96 {
-		return int96Micros(v.Int96())
+	cr.dictInts = convertInts(values, c, ci, cr.dictInts[:0])
+}
+
+// convertInts appends the page values of a time or zone column to dst as
+// int64 (microseconds for times).
+func convertInts(values encoding.Values, c parquetColumn, ci int, dst []int64) []int64 {
+	switch c.kind {
+	case parquet.Int64:
+		v := values.Int64()
+		if ci <= 1 { // a time
+			for _, x := range v {
+				dst = append(dst, c.micros(x))
+			}
+			return dst
+		}
+		return append(dst, v...)
+	case parquet.Int96:
+		for _, x := range values.Int96() {
+			dst = append(dst, int96Micros(x))
+		}
+	case parquet.Int32:
+		for _, x := range values.Int32() {
+			dst = append(dst, int64(x))
+		}
+	case parquet.Float:
+		for _, x := range values.Float() {
+			dst = append(dst, floatToInt(float64(x)))
+		}
+	case parquet.Double:
+		for _, x := range values.Double() {
+			dst = append(dst, floatToInt(x))
+		}
 	}
-	return c.micros(v.Int64())
+	return dst
+}
+
+// convertFloats appends the page values of a number column to dst as float64.
+func convertFloats(values encoding.Values, c parquetColumn, dst []float64) []float64 {
+	switch c.kind {
+	case parquet.Double:
+		return append(dst, values.Double()...)
+	case parquet.Float:
+		for _, x := range values.Float() {
+			dst = append(dst, float64(x))
+		}
+	case parquet.Int32:
+		for _, x := range values.Int32() {
+			dst = append(dst, float64(x))
+		}
+	case parquet.Int64:
+		for _, x := range values.Int64() {
+			dst = append(dst, float64(x))
+		}
+	}
+	return dst
+}
+
+// expand writes one value per row into dst: values in order (or, with idx,
+// values[idx[k]]) where the definition level says present, null elsewhere.
+func expand[T any](dst []T, levels []byte, maxDef byte, values []T, idx []int32, null T) error {
+	next := func(j int) (T, error) {
+		if idx != nil {
+			if j >= len(idx) {
+				var zero T
+				return zero, errors.New("fewer values than definition levels say")
+			}
+			k := idx[j]
+			if k < 0 || int(k) >= len(values) {
+				var zero T
+				return zero, fmt.Errorf("dictionary index %d out of range (dictionary has %d values)", k, len(values))
+			}
+			return values[k], nil
+		}
+		if j >= len(values) {
+			var zero T
+			return zero, errors.New("fewer values than definition levels say")
+		}
+		return values[j], nil
+	}
+	if levels == nil {
+		if idx == nil {
+			if len(values) != len(dst) {
+				return fmt.Errorf("page has %d values for %d rows", len(values), len(dst))
+			}
+			copy(dst, values)
+			return nil
+		}
+		if len(idx) != len(dst) {
+			return fmt.Errorf("page has %d values for %d rows", len(idx), len(dst))
+		}
+		for i, k := range idx {
+			if k < 0 || int(k) >= len(values) {
+				return fmt.Errorf("dictionary index %d out of range (dictionary has %d values)", k, len(values))
+			}
+			dst[i] = values[k]
+		}
+		return nil
+	}
+	j := 0
+	for i, l := range levels {
+		if l != maxDef {
+			dst[i] = null
+			continue
+		}
+		v, err := next(j)
+		if err != nil {
+			return err
+		}
+		dst[i] = v
+		j++
+	}
+	return nil
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // int96Micros decodes the legacy Impala timestamp: nanoseconds of the day in
@@ -268,34 +493,12 @@ func int96Micros(i deprecated.Int96) int64 {
 	return days*86400e6 + nanos/1000
 }
 
-func intValue(v parquet.Value) int64 {
-	switch v.Kind() {
-	case parquet.Int32:
-		return int64(v.Int32())
-	case parquet.Int64:
-		return v.Int64()
-	case parquet.Float, parquet.Double:
-		f := floatValue(v)
-		if f != math.Trunc(f) || math.Abs(f) > 1e9 {
-			return 0
-		}
-		return int64(f)
+// floatToInt is a zone id stored as a float: kept when integral, else 0 (not a zone).
+func floatToInt(f float64) int64 {
+	if f != math.Trunc(f) || math.Abs(f) > 1e9 {
+		return 0
 	}
-	return 0
-}
-
-func floatValue(v parquet.Value) float64 {
-	switch v.Kind() {
-	case parquet.Int32:
-		return float64(v.Int32())
-	case parquet.Int64:
-		return float64(v.Int64())
-	case parquet.Float:
-		return float64(v.Float())
-	case parquet.Double:
-		return v.Double()
-	}
-	return math.NaN()
+	return int64(f)
 }
 
 // CSV time layouts the TLC and common exports use.
