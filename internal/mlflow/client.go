@@ -39,7 +39,7 @@ func New(baseURL string, hc *http.Client) (*Client, error) {
 		return nil, fmt.Errorf("mlflow: tracking URI %q: %w", baseURL, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("mlflow: tracking URI %q: want http://HOST[:PORT] or https://...", baseURL)
+		return nil, fmt.Errorf("mlflow: tracking URI %q: want http://HOST[:PORT] or https://HOST[:PORT]", baseURL)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawQuery, u.Fragment = "", ""

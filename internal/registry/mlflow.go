@@ -144,7 +144,8 @@ func (m *MLflow) registerInRun(ctx context.Context, name string, run *mlflow.Run
 	// Store the artifact: in a logged model (MLflow 3), else in the run.
 	var source, modelID, base string
 	if m.layout != LayoutRun {
-		lm, err := m.c.CreateLoggedModel(ctx, run.ExperimentID, name, run.RunID, "taxieta", tagList(info.Params),
+		// Logged model names may not hold '.', which registered model names may.
+		lm, err := m.c.CreateLoggedModel(ctx, run.ExperimentID, strings.ReplaceAll(name, ".", "_"), run.RunID, "taxieta", tagList(info.Params),
 			[]mlflow.Tag{{Key: TagChecksum, Value: checksum}, {Key: TagKind, Value: kind}})
 		switch {
 		case err == nil:
