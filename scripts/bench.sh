@@ -16,12 +16,14 @@ go build -o "$tmp/taxieta" ./cmd/taxieta
 go build -o "$tmp/barehttp" ./tools/barehttp
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() { for _ in $(seq 1 500); do curl -fs -o /dev/null "$1" && return; sleep 0.01; done; echo "not ready: $1" >&2; exit 1; }
+# wait_up waits for any HTTP answer (the bare server has no probe route).
+wait_up() { for _ in $(seq 1 500); do curl -s -o /dev/null "$1" && return; sleep 0.01; done; echo "not up: $1" >&2; exit 1; }
 
 tport=$(port); bport=$(port)
 # Request logging on, as in production.
 "$tmp/taxieta" serve --addr "127.0.0.1:$tport" 2>"$tmp/taxieta.log" & pids+=($!); tpid=$!
 "$tmp/barehttp" --addr "127.0.0.1:$bport" & pids+=($!)
-wait_ready "http://127.0.0.1:$tport/readyz"; wait_ready "http://127.0.0.1:$bport/predict" || true
+wait_ready "http://127.0.0.1:$tport/readyz"; wait_up "http://127.0.0.1:$bport/predict"
 
 # run_wrk URL CONNS SCRIPT → "rps p50 p99" (latencies in ms)
 run_wrk() {

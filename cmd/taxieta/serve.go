@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/taxieta/taxieta/internal/buildinfo"
 	"github.com/taxieta/taxieta/internal/httpapi"
+	"github.com/taxieta/taxieta/internal/logging"
 	"github.com/taxieta/taxieta/internal/registry"
 	"github.com/taxieta/taxieta/internal/serving"
 )
@@ -28,6 +30,7 @@ type serveConfig struct {
 	writeTimeout time.Duration
 	idleTimeout  time.Duration
 	logLevel     string
+	logFlush     time.Duration
 	api          httpapi.Config
 	registry     registryFlags
 	reloadEvery  time.Duration
@@ -53,6 +56,7 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	fs.Int64Var(&cfg.api.MaxBodyBytes, "max-body-bytes", cfg.api.MaxBodyBytes, "largest /predict/batch body, bytes")
 	fs.BoolVar(&cfg.api.LogRequests, "log-requests", cfg.api.LogRequests, "log one line per request")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&cfg.logFlush, "log-flush-interval", 200*time.Millisecond, "log lines are buffered and written at least this often (0: every line at once)")
 	fs.StringVar(&cfg.api.AdminToken, "admin-token", "", "bearer token for /admin routes; empty turns them off")
 	fs.StringVar(&cfg.api.Title, "title", cfg.api.Title, "title on the home page and in the OpenAPI document")
 	if err := parseFlags(fs, args, env.getenv); err != nil {
@@ -68,7 +72,13 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
 		return usageError{fmt.Errorf("serve: --log-level %q: want debug, info, warn or error", cfg.logLevel)}
 	}
-	log := slog.New(slog.NewJSONHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	var logOut io.Writer = env.stderr
+	if cfg.logFlush > 0 {
+		buf := logging.NewBufferedWriter(env.stderr, cfg.logFlush)
+		defer buf.Close()
+		logOut = buf
+	}
+	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
 	cfg.api.Version = buildinfo.Version()
 
 	reg := prometheus.NewRegistry()

@@ -4,10 +4,13 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/taxieta/taxieta/internal/serving"
 )
 
 // metrics are the API's Prometheus series.
@@ -16,6 +19,7 @@ type metrics struct {
 	requests    *prometheus.CounterVec   // route, method, code
 	latency     *prometheus.HistogramVec // route
 	predictions *prometheus.CounterVec   // model name, version
+	byModel     sync.Map                 // *serving.Model → prometheus.Counter
 	// Swaps and RegistryErrors are for the model manager (serving by reference).
 	Swaps          *prometheus.CounterVec // result
 	RegistryErrors prometheus.Counter
@@ -55,6 +59,16 @@ func newMetrics(reg *prometheus.Registry, version string, models Models) *metric
 	reg.MustRegister(m.requests, m.latency, m.predictions, build, modelInfo, &modelInfoCollector{models: models},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// predicted returns the predictions counter of a served model.
+func (m *metrics) predicted(model *serving.Model) prometheus.Counter {
+	if c, ok := m.byModel.Load(model); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.predictions.WithLabelValues(model.Name, model.Version)
+	m.byModel.Store(model, c)
+	return c
 }
 
 func (m *metrics) handler() http.Handler {

@@ -5,7 +5,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // statusWriter records the status code a handler wrote.
@@ -61,9 +65,34 @@ func (s *Server) requestID(r *http.Request) string {
 	return s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
 }
 
+// codeCounters caches a route's request counters by status code for its
+// usual method, sparing a label lookup per request.
+type codeCounters struct {
+	method string
+	vec    *prometheus.CounterVec
+	route  string
+	by     [600]atomic.Pointer[prometheus.Counter]
+}
+
+func (c *codeCounters) inc(method string, code int) {
+	if method != c.method || code < 0 || code >= len(c.by) {
+		c.vec.WithLabelValues(c.route, method, statusLabel(code)).Inc()
+		return
+	}
+	p := c.by[code].Load()
+	if p == nil {
+		ctr := c.vec.WithLabelValues(c.route, method, statusLabel(code))
+		p = &ctr
+		c.by[code].Store(p)
+	}
+	(*p).Inc()
+}
+
 // instrument wraps a route: request id, panic safety, metrics and the access log.
-func (s *Server) instrument(route string, h http.Handler) http.Handler {
+func (s *Server) instrument(pattern, route string, h http.Handler) http.Handler {
 	latency := s.metrics.latency.WithLabelValues(route)
+	method, _, _ := strings.Cut(pattern, " ")
+	counters := &codeCounters{method: method, vec: s.metrics.requests, route: route}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := s.requestID(r)
@@ -85,7 +114,7 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 			}
 			took := time.Since(start)
 			latency.Observe(took.Seconds())
-			s.metrics.requests.WithLabelValues(route, r.Method, statusLabel(sw.code)).Inc()
+			counters.inc(r.Method, sw.code)
 			if s.cfg.LogRequests {
 				level := slog.LevelInfo
 				if sw.code >= 500 {

@@ -44,7 +44,7 @@ func (s *Server) handlePredict() http.Handler {
 		w.Header()["Content-Type"] = jsonContentType
 		_, _ = w.Write(out)
 		*buf = out[:0]
-		s.metrics.predictions.WithLabelValues(m.Name, m.Version).Inc()
+		s.metrics.predicted(m).Inc()
 	})
 }
 
@@ -87,7 +87,7 @@ func (s *Server) handlePredictBatch() http.Handler {
 		w.Header()["Content-Type"] = jsonContentType
 		_, _ = w.Write(out)
 		*buf = out[:0]
-		s.metrics.predictions.WithLabelValues(m.Name, m.Version).Add(float64(len(trips)))
+		s.metrics.predicted(m).Add(float64(len(trips)))
 	})
 }
 

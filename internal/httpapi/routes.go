@@ -34,5 +34,5 @@ func (s *Server) routes() {
 
 // handle registers h for pattern, instrumented under the route label.
 func (s *Server) handle(pattern, route string, h http.Handler) {
-	s.mux.Handle(pattern, s.instrument(route, h))
+	s.mux.Handle(pattern, s.instrument(pattern, route, h))
 }
