@@ -95,7 +95,7 @@ func TestCallCentrePageInChromium(t *testing.T) {
 	// One browser for the whole test; the timeout bounds all of it.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var chromiumLog bytes.Buffer
+	var chromiumLog lockedBuffer
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromium),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
@@ -108,7 +108,7 @@ func TestCallCentrePageInChromium(t *testing.T) {
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
-		chromedp.CombinedOutput(&chromiumLog),
+		chromedp.CombinedOutput(&chromiumLog), // shown when Chromium does not start
 	)
 	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
@@ -122,6 +122,24 @@ func TestCallCentrePageInChromium(t *testing.T) {
 	t.Run("mouse", p.mouse)
 	t.Run("keyboard", p.keyboard)
 	t.Run("phone", p.phone)
+}
+
+// lockedBuffer collects Chromium's output, written by chromedp's goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // pageTest holds what the browser subtests share.
