@@ -50,7 +50,8 @@ func wantsJSON(r *http.Request) bool {
 
 func (s *Server) handleHome() http.Handler {
 	tmpl := template.Must(template.New("home.html").Funcs(template.FuncMap{
-		"pct": func(v float64) float64 { return 100 * v },
+		"pct":   func(v float64) float64 { return 100 * v },
+		"deref": func(p *float64) float64 { return *p },
 	}).ParseFS(templateFS, "templates/home.html"))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := s.info()
