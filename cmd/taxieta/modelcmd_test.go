@@ -55,15 +55,13 @@ func TestRegistryCommands(t *testing.T) {
 		location func(t *testing.T) (string, func())
 	}{
 		{"local", func(t *testing.T) (string, func()) { return filepath.Join(t.TempDir(), "registry"), nil }},
-		{"mlflow", func(t *testing.T) (string, func()) {
-			target, err := url.Parse(testenv.Service(t, "TAXIETA_MLFLOW_URI"))
-			if err != nil {
-				t.Fatal(err)
+		{"mlflow", func(t *testing.T) (string, func()) { return proxied(t, testenv.Service(t, "TAXIETA_MLFLOW_URI")) }},
+		{"mlflow2", func(t *testing.T) (string, func()) {
+			uri := os.Getenv("TAXIETA_MLFLOW2_URI")
+			if uri == "" {
+				t.Skip("TAXIETA_MLFLOW2_URI not set: no MLflow 2 server (scripts/services/mlflow.sh starts one unless TAXIETA_MLFLOW2=0)")
 			}
-			// A real reverse proxy in front of the server, which the test can stop.
-			proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
-			t.Cleanup(proxy.Close)
-			return proxy.URL, proxy.Close
+			return proxied(t, uri)
 		}},
 	}
 	for _, b := range backends {
@@ -163,6 +161,19 @@ func TestRegistryCommands(t *testing.T) {
 			}
 		})
 	}
+}
+
+// proxied puts a real reverse proxy, which the test can stop, in front of
+// the server at uri, and returns its URL and its stop function.
+func proxied(t *testing.T, uri string) (string, func()) {
+	t.Helper()
+	target, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	t.Cleanup(proxy.Close)
+	return proxy.URL, proxy.Close
 }
 
 func readFile(t *testing.T, path string) []byte {

@@ -79,10 +79,12 @@ type UnavailableError struct{ Err error }
 func (e *UnavailableError) Error() string { return "mlflow server unavailable: " + e.Err.Error() }
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
-// IsNotFound says whether err means that the thing asked for does not exist.
+// IsNotFound says whether err means that the thing asked for does not exist
+// (MLflow's RESOURCE_DOES_NOT_EXIST; a bare 404 is an unknown endpoint, see
+// IsEndpointNotFound).
 func IsNotFound(err error) bool {
 	var e *APIError
-	return errors.As(err, &e) && (e.Code == "RESOURCE_DOES_NOT_EXIST" || e.StatusCode == http.StatusNotFound && e.Code == "")
+	return errors.As(err, &e) && e.Code == "RESOURCE_DOES_NOT_EXIST"
 }
 
 // IsAlreadyExists says whether err means that the thing to create exists already.

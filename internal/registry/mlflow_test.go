@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,9 +60,10 @@ func openMLflow(t *testing.T, uri, layout string) *registry.MLflow {
 
 func uniqueName(prefix string) string { return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()) }
 
-// TestMLflowRegistry is the registry story against the real MLflow server
-// that scripts/services/mlflow.sh starts, in both storage layouts: MLflow 3's
-// logged models and MLflow 2's run artifacts.
+// TestMLflowRegistry is the registry story against the real MLflow servers
+// that scripts/services/mlflow.sh starts: MLflow 3 in both storage layouts
+// (logged models, the default; run artifacts, as MLflow 2 stores them), and
+// MLflow 2, whose server has no logged models, so the default falls back.
 func TestMLflowRegistry(t *testing.T) {
 	uri := testenv.Service(t, "TAXIETA_MLFLOW_URI")
 	trained := trainSmall(t)
@@ -70,18 +73,28 @@ func TestMLflowRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, second := twoArtifacts(t) // a different real model: the embedded default, renamed
-	for _, layout := range []string{registry.LayoutLoggedModel, registry.LayoutRun} {
-		t.Run(layout, func(t *testing.T) {
+	tests := []struct {
+		name, layout string
+		uri          func(t *testing.T) string
+		wantSource   string // prefix of the versions' source
+	}{
+		{"mlflow3/default", "", func(*testing.T) string { return uri }, "models:/m-"},
+		{"mlflow3/run", registry.LayoutRun, func(*testing.T) string { return uri }, "mlflow-artifacts:/"},
+		{"mlflow2/default", "", mlflow2, "mlflow-artifacts:/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			uri, layout := tt.uri(t), tt.layout
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			reg := openMLflow(t, uri, layout)
-			name := uniqueName("taxi." + layout) // '.' is fine in registered model names, not in logged model names
+			name := uniqueName("taxi." + strings.ReplaceAll(tt.name, "/", "-")) // '.' is fine in registered model names, not in logged model names
 
 			v1, err := reg.Register(ctx, name, first, info)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v1.Version != "1" || v1.Checksum != trained.Checksum || v1.RunID == "" {
+			if v1.Version != "1" || v1.Checksum != trained.Checksum || v1.RunID == "" || !strings.HasPrefix(v1.Source, tt.wantSource) {
 				t.Fatalf("first version: %+v", v1)
 			}
 			checkRun(ctx, t, reg.Client(), v1.RunID, trained)
@@ -150,6 +163,16 @@ func TestMLflowRegistry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mlflow2 returns the MLflow 2 server's URI, or skips when the test script
+// was told not to start one (TAXIETA_MLFLOW2=0).
+func mlflow2(t *testing.T) string {
+	uri := os.Getenv("TAXIETA_MLFLOW2_URI")
+	if uri == "" {
+		t.Skip("TAXIETA_MLFLOW2_URI not set: no MLflow 2 server (scripts/services/mlflow.sh starts one unless TAXIETA_MLFLOW2=0)")
+	}
+	return uri
 }
 
 // checkRun checks what registration logged: the run finished, with the

@@ -1,37 +1,52 @@
 # shellcheck shell=bash
-# Starts a real MLflow tracking server for the registry tests. Sourced by
+# Starts real MLflow tracking servers for the registry tests. Sourced by
 # scripts/test.sh (which defines add_cleanup and free_port, and runs with
-# set -euo pipefail); exports TAXIETA_MLFLOW_URI.
+# set -euo pipefail). Exports:
+#   TAXIETA_MLFLOW_URI    MLflow 3 (always)
+#   TAXIETA_MLFLOW2_URI   MLflow 2, whose registry has no logged models
+#                         (unless TAXIETA_MLFLOW2=0)
 #
-# MLflow is installed from PyPI into a venv under .cache/ (git-ignored), once:
-# a stamp file names the pinned version, so later runs (CI reruns on the same
-# machine) skip pip. The server uses a SQLite backend and proxies artifacts
-# (mlflow-artifacts: URIs) to a folder, both in a fresh temporary directory,
-# on a free loopback port, with MLflow's background job runner off (the tests
-# need none, and it forks a dozen workers).
+# Each MLflow is installed from PyPI into its own venv under .cache/
+# (git-ignored), once: a stamp file names the pinned version, so later runs
+# (CI reruns on the same machine) skip pip. Each server uses a SQLite backend
+# and proxies artifacts (mlflow-artifacts: URIs) to a folder, both in a fresh
+# temporary directory, on a free loopback port, with MLflow 3's background
+# job runner off (the tests need none, and it forks a dozen workers).
 #
-# Set TAXIETA_MLFLOW_URI beforehand to use a server that is already running.
+# Set TAXIETA_MLFLOW_URI (or TAXIETA_MLFLOW2_URI) beforehand to use a server
+# that is already running.
 
 MLFLOW_VERSION=3.17.2
+MLFLOW2_VERSION=2.22.5
 
+# mlflow_install VENV REQUIREMENT...: pip installs the requirements into
+# VENV unless the stamp file says that exactly these are installed.
+mlflow_install() {
+  local venv=$1
+  shift
+  local stamp="$venv/.taxieta-requirements"
+  [ "$(cat "$stamp" 2>/dev/null)" = "$*" ] && return 0
+  echo "mlflow: installing $* into $venv (once)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
+  echo "$*" >"$stamp"
+}
+
+# mlflow_start VERSION VENV VAR [REQUIREMENT...]: starts that MLflow (with
+# those extra requirements) and exports its URL as VAR.
 mlflow_start() {
-  if [ -n "${TAXIETA_MLFLOW_URI:-}" ]; then
-    echo "mlflow: using TAXIETA_MLFLOW_URI=$TAXIETA_MLFLOW_URI"
+  local version=$1 venv=$2 var=$3
+  shift 3
+  if [ -n "${!var:-}" ]; then
+    echo "mlflow: using $var=${!var}"
     return 0
   fi
-  local venv="$root/.cache/venv-mlflow"
-  local stamp="$venv/.taxieta-mlflow-$MLFLOW_VERSION"
-  if [ ! -e "$stamp" ]; then
-    echo "mlflow: installing mlflow==$MLFLOW_VERSION into $venv (once)"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "mlflow==$MLFLOW_VERSION"
-    touch "$stamp"
-  fi
+  mlflow_install "$venv" "mlflow==$version" "$@"
   local dir port pid
   dir=$(mktemp -d "${TMPDIR:-/tmp}/taxieta-mlflow.XXXXXX")
   port=$(free_port)
-  # setsid: the server forks uvicorn workers; cleanup stops the whole group.
+  # setsid: the server forks uvicorn or gunicorn workers; cleanup stops the whole group.
   MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid "$venv/bin/mlflow" server \
     --backend-store-uri "sqlite:///$dir/mlflow.db" \
     --artifacts-destination "$dir/artifacts" --serve-artifacts \
@@ -43,12 +58,12 @@ mlflow_start() {
   # Python imports and the SQLite schema migrations take a while, more on a busy machine.
   for ((i = 0; i < 600; i++)); do
     if curl -fsS -o /dev/null "$url/health" 2>/dev/null; then
-      export TAXIETA_MLFLOW_URI="$url"
-      echo "mlflow: mlflow $MLFLOW_VERSION at $url (data in $dir)"
+      export "$var=$url"
+      echo "mlflow: mlflow $version at $url (data in $dir)"
       return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
-      echo "mlflow: the server exited; its log:" >&2
+      echo "mlflow: mlflow $version exited; its log:" >&2
       tail -n 40 "$dir/server.log" >&2
       return 1
     fi
@@ -59,4 +74,8 @@ mlflow_start() {
   return 1
 }
 
-mlflow_start
+mlflow_start "$MLFLOW_VERSION" "$root/.cache/venv-mlflow" TAXIETA_MLFLOW_URI
+if [ "${TAXIETA_MLFLOW2:-1}" != 0 ]; then
+  # MLflow 2.22 predates SQLAlchemy 2.1, which removed a pool class it imports.
+  mlflow_start "$MLFLOW2_VERSION" "$root/.cache/venv-mlflow2" TAXIETA_MLFLOW2_URI "sqlalchemy<2.1"
+fi
