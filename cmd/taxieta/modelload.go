@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/taxieta/taxieta/internal/defaultmodel"
+	"github.com/taxieta/taxieta/internal/mlflow"
 	"github.com/taxieta/taxieta/internal/model"
 	"github.com/taxieta/taxieta/internal/registry"
 )
@@ -31,6 +32,8 @@ type loadedModel struct {
 // registryFlags are the flags of every command that talks to a model
 // registry: --registry (TAXIETA_REGISTRY; else MLFLOW_TRACKING_URI; else a
 // local directory) and the cache of downloaded models under --cache-dir.
+// MLflow credentials come from MLflow's own variables: MLFLOW_TRACKING_TOKEN,
+// or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD.
 type registryFlags struct {
 	location string
 	cacheDir string
@@ -47,7 +50,11 @@ func (r *registryFlags) register(fs *flag.FlagSet) {
 // open opens the selected registry.
 func (r *registryFlags) open(env environment, log *slog.Logger) (registry.Registry, error) {
 	loc, from := registry.Select(r.location, env.getenv)
-	reg, err := registry.Open(loc, registry.Options{Logger: log})
+	reg, err := registry.Open(loc, registry.Options{Logger: log, MLflowAuth: mlflow.Auth{
+		Token:    env.getenv("MLFLOW_TRACKING_TOKEN"),
+		Username: env.getenv("MLFLOW_TRACKING_USERNAME"),
+		Password: env.getenv("MLFLOW_TRACKING_PASSWORD"),
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("%w (from %s)", err, from)
 	}

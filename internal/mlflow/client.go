@@ -26,7 +26,20 @@ import (
 type Client struct {
 	base *url.URL
 	http *http.Client
+	auth Auth
 }
+
+// Auth is how a client proves who it is to a server that asks (MLflow's
+// MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and _PASSWORD). A token
+// wins over a user name.
+type Auth struct {
+	Token              string
+	Username, Password string
+}
+
+// SetAuth makes the client send credentials with every request. Call it
+// before the client is used.
+func (c *Client) SetAuth(a Auth) { c.auth = a }
 
 // DefaultTimeout bounds each request of a Client made with a nil *http.Client.
 const DefaultTimeout = 60 * time.Second
@@ -141,6 +154,12 @@ func (c *Client) doRaw(ctx context.Context, method, path string, q url.Values, b
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
+	switch {
+	case c.auth.Token != "":
+		req.Header.Set("Authorization", "Bearer "+c.auth.Token)
+	case c.auth.Username != "":
+		req.SetBasicAuth(c.auth.Username, c.auth.Password)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

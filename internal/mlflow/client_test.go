@@ -3,8 +3,11 @@ package mlflow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -204,5 +207,40 @@ func TestAgainstServer(t *testing.T) {
 	}
 	if vs, err := c.SearchModelVersions(ctx, "name='"+name+"'"); err != nil || len(vs) != 1 {
 		t.Fatalf("search: %+v, %v", vs, err)
+	}
+}
+
+func TestAuthHeader(t *testing.T) {
+	tests := []struct {
+		name string
+		auth Auth
+		want string
+	}{
+		{"none", Auth{}, ""},
+		{"token", Auth{Token: "t0k", Username: "u"}, "Bearer t0k"},
+		{"basic", Auth{Username: "u", Password: "p"}, "Basic dTpw"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := make(chan string, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- r.Header.Get("Authorization")
+				w.WriteHeader(http.StatusUnauthorized)
+			}))
+			defer srv.Close()
+			c, err := New(srv.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetAuth(tt.auth)
+			err = c.Health(context.Background())
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("Health = %v; want the 401 as an APIError", err)
+			}
+			if h := <-got; h != tt.want {
+				t.Fatalf("Authorization %q; want %q", h, tt.want)
+			}
+		})
 	}
 }

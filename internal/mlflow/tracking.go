@@ -104,6 +104,9 @@ type Run struct {
 			Value float64 `json:"value"`
 		} `json:"metrics"`
 	} `json:"data"`
+	Inputs struct {
+		Datasets []DatasetInput `json:"dataset_inputs"`
+	} `json:"inputs"`
 }
 
 // CreateRun starts a run in an experiment.
@@ -270,4 +273,43 @@ func (n Int64) Time() time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(int64(n)).UTC()
+}
+
+// Dataset describes data a run used, as MLflow's dataset tracking shows it.
+type Dataset struct {
+	Name       string `json:"name"`
+	Digest     string `json:"digest"`      // a short hash of the content (MLflow keeps at most 36 characters)
+	SourceType string `json:"source_type"` // e.g. "local", "http"
+	Source     string `json:"source"`      // a JSON document saying where the data is
+	Schema     string `json:"schema,omitempty"`
+	Profile    string `json:"profile,omitempty"` // a JSON document, e.g. {"num_rows": 123}
+}
+
+// DatasetInput is a dataset a run used, with tags such as mlflow.data.context
+// (training, validation).
+type DatasetInput struct {
+	Tags    []Tag   `json:"tags"`
+	Dataset Dataset `json:"dataset"`
+}
+
+// LogInputs records the datasets a run used.
+func (c *Client) LogInputs(ctx context.Context, runID string, datasets []DatasetInput) error {
+	in := map[string]any{"run_id": runID, "datasets": nonNil(datasets)}
+	if err := c.post(ctx, "/api/2.0/mlflow/runs/log-inputs", in, nil); err != nil {
+		return fmt.Errorf("log inputs of run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// LogOutputs records the MLflow 3 logged models a run produced.
+func (c *Client) LogOutputs(ctx context.Context, runID string, modelIDs ...string) error {
+	models := make([]map[string]any, 0, len(modelIDs))
+	for _, id := range modelIDs {
+		models = append(models, map[string]any{"model_id": id, "step": 0})
+	}
+	in := map[string]any{"run_id": runID, "models": models}
+	if err := c.post(ctx, "/api/2.0/mlflow/runs/outputs", in, nil); err != nil {
+		return fmt.Errorf("log outputs of run %s: %w", runID, err)
+	}
+	return nil
 }

@@ -81,6 +81,28 @@ func (l *Loader) Load(ctx context.Context, ref Ref) (*Loaded, error) {
 	return out, nil
 }
 
+// LoadIfChanged is Load for a server that already serves the version with
+// checksum current: it resolves ref and returns nil (and no error) when ref
+// still names that artifact, else the new version, loaded and verified. It
+// does not fall back on the cache: when the registry is unavailable it says
+// so (ErrUnavailable), and the server keeps what it serves.
+func (l *Loader) LoadIfChanged(ctx context.Context, ref Ref, current string) (*Loaded, error) {
+	v, err := l.Registry.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if v.Checksum != "" && v.Checksum == current {
+		return nil, nil
+	}
+	out, err := l.LoadVersion(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	out.Ref = ref
+	l.remember(ref, v)
+	return out, nil
+}
+
 // LoadVersion returns the artifact of a resolved version: the cached copy
 // when it has v.Checksum, else a verified download, which it caches.
 func (l *Loader) LoadVersion(ctx context.Context, v Version) (*Loaded, error) {

@@ -313,3 +313,55 @@ func TestLoaderCachesAndVerifies(t *testing.T) {
 		t.Fatalf("Load of an unknown alias: %v; want ErrNotFound", err)
 	}
 }
+
+func TestLoaderLoadIfChanged(t *testing.T) {
+	ctx := context.Background()
+	reg, err := registry.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1, a2 := twoArtifacts(t)
+	v1, err := reg.Register(ctx, "taxi", a1, registry.RunInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := reg.Register(ctx, "taxi", a2, registry.RunInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.SetAlias(ctx, "taxi", "champion", v1.Version); err != nil {
+		t.Fatal(err)
+	}
+	l := &registry.Loader{Registry: reg, Dir: t.TempDir()}
+	ref := registry.Ref{Name: "taxi", Alias: "champion"}
+	tests := []struct {
+		name        string
+		moveTo      string
+		current     string
+		wantVersion string // "" for no change
+	}{
+		{"nothing served yet", "", "", "1"},
+		{"alias unchanged", "", v1.Checksum, ""},
+		{"alias moved", v2.Version, v1.Checksum, "2"},
+		{"moved and already served", "", v2.Checksum, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.moveTo != "" {
+				if err := reg.SetAlias(ctx, "taxi", "champion", tt.moveTo); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := l.LoadIfChanged(ctx, ref, tt.current)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.wantVersion == "" && got != nil:
+				t.Fatalf("got version %s; want no change", got.Version.Version)
+			case tt.wantVersion != "" && (got == nil || got.Version.Version != tt.wantVersion || got.Artifact == nil):
+				t.Fatalf("got %+v; want version %s", got, tt.wantVersion)
+			}
+		})
+	}
+}

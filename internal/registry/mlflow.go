@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -141,6 +142,11 @@ func (m *MLflow) registerInRun(ctx context.Context, name string, run *mlflow.Run
 			return Version{}, wrap(err)
 		}
 	}
+	if len(info.Inputs) > 0 {
+		if err := m.c.LogInputs(ctx, run.RunID, datasetInputs(info.Inputs)); err != nil {
+			return Version{}, wrap(err)
+		}
+	}
 	// Store the artifact: in a logged model (MLflow 3), else in the run.
 	var source, modelID, base string
 	if m.layout != LayoutRun {
@@ -172,6 +178,9 @@ func (m *MLflow) registerInRun(ctx context.Context, name string, run *mlflow.Run
 		if err := m.c.FinalizeLoggedModel(ctx, modelID, true); err != nil {
 			return Version{}, wrap(err)
 		}
+		if err := m.c.LogOutputs(ctx, run.RunID, modelID); err != nil {
+			return Version{}, wrap(err)
+		}
 	}
 	if err := m.c.EnsureRegisteredModel(ctx, name, "NYC taxi trip duration model trained by taxieta"); err != nil {
 		return Version{}, wrap(err)
@@ -184,6 +193,26 @@ func (m *MLflow) registerInRun(ctx context.Context, name string, run *mlflow.Run
 		return Version{}, wrap(err)
 	}
 	return versionOf(mv), nil
+}
+
+// datasetInputs describes the run's data for MLflow's dataset tracking.
+func datasetInputs(in []DataInput) []mlflow.DatasetInput {
+	out := make([]mlflow.DatasetInput, 0, len(in))
+	for _, d := range in {
+		files := make([]map[string]any, 0, len(d.Files))
+		for _, f := range d.Files {
+			files = append(files, map[string]any{"name": f.Name, "bytes": f.Bytes, "sha256": f.SHA256, "rows": f.Rows})
+		}
+		source, _ := json.Marshal(map[string]any{"sources": d.Name, "files": files})
+		profile, _ := json.Marshal(map[string]any{"num_rows": d.Rows})
+		out = append(out, mlflow.DatasetInput{
+			Tags: []mlflow.Tag{{Key: "mlflow.data.context", Value: d.Context}},
+			Dataset: mlflow.Dataset{
+				Name: d.Name, Digest: d.Digest, SourceType: "taxieta", Source: string(source), Profile: string(profile),
+			},
+		})
+	}
+	return out
 }
 
 func tagList(m map[string]string) []mlflow.Tag {

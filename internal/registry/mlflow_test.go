@@ -200,6 +200,10 @@ func checkRun(ctx context.Context, t *testing.T, c *mlflow.Client, runID string,
 	if metrics["train_rmse"] != a.Metrics.Train.RMSE || metrics["train_rows"] != float64(a.Metrics.Train.Rows) {
 		t.Errorf("metrics: %v", metrics)
 	}
+	if ds := run.Inputs.Datasets; len(ds) != 1 || ds[0].Dataset.Name != "green:2021-01" || len(ds[0].Dataset.Digest) != 16 ||
+		len(ds[0].Tags) != 1 || ds[0].Tags[0].Value != "training" || !strings.Contains(ds[0].Dataset.Source, a.Training.Files[0].SHA256) {
+		t.Errorf("dataset inputs: %+v", ds)
+	}
 	b, err := c.DownloadArtifact(ctx, run.Info.ArtifactURI, "dataset.json")
 	if err != nil {
 		t.Fatal(err)

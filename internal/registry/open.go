@@ -46,6 +46,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// Logger receives the registry's own log lines (nil: none).
 	Logger *slog.Logger
+	// MLflowAuth are the credentials for an MLflow server that asks for them.
+	MLflowAuth mlflow.Auth
 	// MLflowLayout forces how new versions are stored in MLflow: "", LayoutRun or LayoutLoggedModel.
 	MLflowLayout string
 }
@@ -63,6 +65,7 @@ func Open(location string, opts Options) (Registry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("registry: %w", err)
 		}
+		c.SetAuth(opts.MLflowAuth)
 		return NewMLflow(c, opts.MLflowLayout, opts.Logger)
 	case strings.HasPrefix(location, "file://"):
 		return NewLocal(strings.TrimPrefix(location, "file://"))

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/taxieta/taxieta/internal/trip"
 )
 
 // Registry is a store of model versions and aliases. Implementations are
@@ -73,8 +75,24 @@ type RunInfo struct {
 	// Dataset is the training data's fingerprint as a JSON document (files
 	// with sizes, sha256 and row counts).
 	Dataset []byte `json:"-"`
+	// Inputs name the datasets the run read (MLflow shows them as the run's datasets).
+	Inputs []DataInput `json:"inputs,omitempty"`
 	// Started is when training started (zero: now).
 	Started time.Time `json:"started"`
+}
+
+// DataInput is one dataset a run read.
+type DataInput struct {
+	// Context is what the run did with it: "training" or "validation".
+	Context string `json:"context"`
+	// Name is the sources as given to training, e.g. "green:2021-01".
+	Name string `json:"name"`
+	// Digest is a short hash of the files' sha256 sums.
+	Digest string `json:"digest"`
+	// Files are the files read, with their sha256 and row counts.
+	Files []trip.DataFile `json:"files"`
+	// Rows is the number of rows kept after cleaning.
+	Rows int64 `json:"rows"`
 }
 
 // Errors that say why a registry call failed. Test with errors.Is.

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -58,6 +60,7 @@ func RunInfoFor(a *model.Artifact, started time.Time) (RunInfo, error) {
 		},
 	}
 	addMetrics(info.Metrics, "train", &a.Metrics.Train)
+	info.Inputs = append(info.Inputs, dataInput("training", &a.Training))
 	fp := DatasetFingerprint{Training: a.Training.Files, Sources: a.Training.Sources}
 	for i, f := range a.Training.Files {
 		info.Tags[fmt.Sprintf("taxieta.train_file.%d", i)] = fileTag(f)
@@ -65,6 +68,7 @@ func RunInfoFor(a *model.Artifact, started time.Time) (RunInfo, error) {
 	if v := a.Validation; v != nil {
 		info.Params["valid_sources"] = strings.Join(v.Sources, ",")
 		fp.Validation = v.Files
+		info.Inputs = append(info.Inputs, dataInput("validation", v))
 		fp.Sources = append(append([]string(nil), fp.Sources...), v.Sources...)
 		for i, f := range v.Files {
 			info.Tags[fmt.Sprintf("taxieta.valid_file.%d", i)] = fileTag(f)
@@ -79,6 +83,17 @@ func RunInfoFor(a *model.Artifact, started time.Time) (RunInfo, error) {
 	}
 	info.Dataset = b
 	return info, nil
+}
+
+func dataInput(context string, d *model.Dataset) DataInput {
+	h := sha256.New()
+	for _, f := range d.Files {
+		fmt.Fprintf(h, "%s %s\n", f.Name, f.SHA256)
+	}
+	return DataInput{
+		Context: context, Name: strings.Join(d.Sources, ","), Digest: hex.EncodeToString(h.Sum(nil))[:16],
+		Files: d.Files, Rows: d.Stats.Kept,
+	}
 }
 
 func fileTag(f trip.DataFile) string {
