@@ -296,8 +296,10 @@ func (cr *columnReader) decodePage(page parquet.Page, c parquetColumn, ci int, r
 		}
 	}
 	data := page.Data()
-	var idx []int32
+	var idx []int32 // with a dictionary, the page holds indexes (none if all null)
+	indexed := false
 	if d := page.Dictionary(); d != nil {
+		indexed = true
 		idx = data.Int32()
 		if d != cr.dict {
 			cr.dict = d
@@ -307,11 +309,11 @@ func (cr *columnReader) decodePage(page parquet.Page, c parquetColumn, ci int, r
 	if ci == 4 { // passenger count: float64
 		cr.floats = grow(cr.floats, len(rows))
 		var err error
-		if idx != nil {
-			err = expand(cr.floats, levels, byte(c.maxDef), cr.dictFloat, idx, math.NaN())
+		if indexed {
+			err = expand(cr.floats, levels, byte(c.maxDef), cr.dictFloat, true, idx, math.NaN())
 		} else {
 			cr.convF = convertFloats(data, c, cr.convF[:0])
-			err = expand(cr.floats, levels, byte(c.maxDef), cr.convF, nil, math.NaN())
+			err = expand(cr.floats, levels, byte(c.maxDef), cr.convF, false, nil, math.NaN())
 		}
 		if err != nil {
 			return fmt.Errorf("%w: column %s: %v", ErrFormat, c.name, err)
@@ -327,11 +329,11 @@ func (cr *columnReader) decodePage(page parquet.Page, c parquetColumn, ci int, r
 	}
 	cr.ints = grow(cr.ints, len(rows))
 	var err error
-	if idx != nil {
-		err = expand(cr.ints, levels, byte(c.maxDef), cr.dictInts, idx, null)
+	if indexed {
+		err = expand(cr.ints, levels, byte(c.maxDef), cr.dictInts, true, idx, null)
 	} else {
 		cr.conv = convertInts(data, c, ci, cr.conv[:0])
-		err = expand(cr.ints, levels, byte(c.maxDef), cr.conv, nil, null)
+		err = expand(cr.ints, levels, byte(c.maxDef), cr.conv, false, nil, null)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: column %s: %v", ErrFormat, c.name, err)
@@ -421,11 +423,12 @@ func convertFloats(values encoding.Values, c parquetColumn, dst []float64) []flo
 	return dst
 }
 
-// expand writes one value per row into dst: values in order (or, with idx,
-// values[idx[k]]) where the definition level says present, null elsewhere.
-func expand[T any](dst []T, levels []byte, maxDef byte, values []T, idx []int32, null T) error {
+// expand writes one value per row into dst: values in order (or, when
+// indexed, values[idx[k]]) where the definition level says present, null
+// elsewhere.
+func expand[T any](dst []T, levels []byte, maxDef byte, values []T, indexed bool, idx []int32, null T) error {
 	next := func(j int) (T, error) {
-		if idx != nil {
+		if indexed {
 			if j >= len(idx) {
 				var zero T
 				return zero, errors.New("fewer values than definition levels say")
@@ -444,7 +447,7 @@ func expand[T any](dst []T, levels []byte, maxDef byte, values []T, idx []int32,
 		return values[j], nil
 	}
 	if levels == nil {
-		if idx == nil {
+		if !indexed {
 			if len(values) != len(dst) {
 				return fmt.Errorf("page has %d values for %d rows", len(values), len(dst))
 			}
