@@ -137,20 +137,20 @@ func (l *Loader) logger() *slog.Logger {
 // fallback serves what ref last resolved to from the cache.
 func (l *Loader) fallback(ref Ref, cause error) (*Loaded, error) {
 	if l.Dir == "" {
-		return nil, fmt.Errorf("%s: %w (no cache directory to fall back on)", ref, cause)
+		return nil, fmt.Errorf("%w (no cache directory to fall back on)", cause)
 	}
 	p := l.refPath(ref)
 	b, err := os.ReadFile(p)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w; and the cache %s holds no copy of it: %w", ref, cause, l.Dir, err)
+		return nil, fmt.Errorf("%w; and the cache %s holds no copy of %s", cause, l.Dir, ref)
 	}
 	var rec refRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("%s: %w; and the cache record %s is unreadable: %w", ref, cause, p, err)
+		return nil, fmt.Errorf("%w; and the cache record %s is unreadable: %v", cause, p, err)
 	}
 	ab, a, ok := l.cached(rec.Version)
 	if !ok {
-		return nil, fmt.Errorf("%s: %w; and the cache holds no valid copy of version %s", ref, cause, rec.Version.Version)
+		return nil, fmt.Errorf("%w; and the cache %s holds no valid copy of %s version %s", cause, l.Dir, ref.Name, rec.Version.Version)
 	}
 	l.logger().Warn("model registry unavailable: serving the cached copy",
 		"ref", ref.String(), "version", rec.Version.Version, "sha256", rec.Version.Checksum,
