@@ -184,3 +184,33 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+func TestParseInterspersed(t *testing.T) {
+	tests := []struct {
+		args     []string
+		wantJSON bool
+		wantOut  string
+		wantPos  []string
+	}{
+		{[]string{"models:/m/1"}, false, "", []string{"models:/m/1"}},
+		{[]string{"models:/m/1", "--json"}, true, "", []string{"models:/m/1"}},
+		{[]string{"--out", "f", "models:/m/1"}, false, "f", []string{"models:/m/1"}},
+		{[]string{"models:/m/1", "--out", "f", "--json"}, true, "f", []string{"models:/m/1"}},
+		{[]string{"models:/m/1", "--out=f"}, false, "f", []string{"models:/m/1"}},
+		{[]string{"a", "--", "--json"}, false, "", []string{"a", "--json"}},
+		{[]string{"a", "-", "b"}, false, "", []string{"a", "-", "b"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			fs := newFlagSet(environment{stderr: new(bytes.Buffer)}, "x", "x")
+			asJSON := fs.Bool("json", false, "")
+			out := fs.String("out", "", "")
+			if err := parseInterspersed(fs, tt.args, func(string) string { return "" }); err != nil {
+				t.Fatal(err)
+			}
+			if *asJSON != tt.wantJSON || *out != tt.wantOut || strings.Join(fs.Args(), "|") != strings.Join(tt.wantPos, "|") {
+				t.Fatalf("json %v, out %q, args %q; want %v, %q, %q", *asJSON, *out, fs.Args(), tt.wantJSON, tt.wantOut, tt.wantPos)
+			}
+		})
+	}
+}

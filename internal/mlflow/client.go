@@ -41,6 +41,9 @@ type Auth struct {
 // before the client is used.
 func (c *Client) SetAuth(a Auth) { c.auth = a }
 
+// MaxBody is the largest answer a client reads (an artifact, or a JSON document).
+const MaxBody = 1 << 30
+
 // DefaultTimeout bounds each request of a Client made with a nil *http.Client.
 const DefaultTimeout = 60 * time.Second
 
@@ -168,9 +171,12 @@ func (c *Client) doRaw(ctx context.Context, method, path string, q url.Values, b
 		return nil, &UnavailableError{Err: fmt.Errorf("%s: %w", op, err)}
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
 		return nil, &UnavailableError{Err: fmt.Errorf("%s: read answer: %w", op, err)}
+	}
+	if len(b) > MaxBody {
+		return nil, fmt.Errorf("mlflow: %s: answer larger than %d bytes", op, MaxBody)
 	}
 	if resp.StatusCode/100 == 2 {
 		return b, nil

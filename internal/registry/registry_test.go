@@ -148,3 +148,25 @@ func TestErrorsAreDistinct(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseRef: any string either fails to parse or round-trips through String.
+func FuzzParseRef(f *testing.F) {
+	for _, s := range []string{"models:/taxi-duration@champion", "models:/taxi/3", "models:/taxi/latest", "models:/", "models:/a@b/c", "models:/a/1/2", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := registry.ParseRef(s)
+		if err != nil {
+			return
+		}
+		if (r.Alias == "") == (r.Version == "") {
+			t.Fatalf("ParseRef(%q) = %+v: want exactly one of version and alias", s, r)
+		}
+		if r.String() != s {
+			t.Fatalf("ParseRef(%q).String() = %q", s, r.String())
+		}
+		if err := registry.CheckName(r.Name); err != nil {
+			t.Fatalf("ParseRef(%q) accepted a bad name: %v", s, err)
+		}
+	})
+}
