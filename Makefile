@@ -30,6 +30,8 @@ lint:
 
 fuzz:
 	$(GO) test ./internal/model -run '^$$' -fuzz FuzzDecode -fuzztime 30s
+	$(GO) test ./internal/httpapi -run '^$$' -fuzz FuzzDecodeTrip -fuzztime 30s
+	$(GO) test ./internal/httpapi -run '^$$' -fuzz FuzzPredictHandler -fuzztime 30s
 
 bench:
 	./scripts/bench.sh

@@ -44,5 +44,10 @@ done
 step "go test -race"
 go test -race -count=1 ./...
 
-step "fuzz the decoders (short)"
+step "fuzz the decoders (short; longer runs: make fuzz)"
 go test ./internal/model -run '^$' -fuzz FuzzDecode -fuzztime 10s
+go test ./internal/httpapi -run '^$' -fuzz FuzzDecodeTrip -fuzztime 10s
+go test ./internal/httpapi -run '^$' -fuzz FuzzPredictHandler -fuzztime 10s
+
+step "container image (build the real Dockerfile, run it)"
+scripts/image-test.sh
