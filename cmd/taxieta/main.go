@@ -45,9 +45,11 @@ const usage = `taxieta estimates NYC taxi trip durations.
 
 Usage:
   taxieta train    --train SPEC... [--valid SPEC...] --out FILE   train and measure a model
-  taxieta serve    [--model FILE]                                serve the REST API
+  taxieta serve    [--model FILE|models:/NAME@ALIAS]             serve the REST API and the call-centre page
   taxieta data     fetch SPEC...                                 download TLC monthly files
   taxieta model    inspect FILE [--json]                         show what a model file holds
+  taxieta model    list [NAME] | show REF | alias NAME ALIAS VERSION | download REF [--out FILE]
+                                                                 work with the model registry
   taxieta predict  --in FILE --out FILE                          score a file of trips (batch)
   taxieta stream   [--nats URL]                                  score trip events from NATS JetStream
   taxieta healthcheck [--url URL]                                probe a running server (container HEALTHCHECK)
