@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -375,6 +376,7 @@ func convertInts(values encoding.Values, c parquetColumn, ci int, dst []int64) [
 	switch c.kind {
 	case parquet.Int64:
 		v := values.Int64()
+		dst = slices.Grow(dst, len(v))
 		if ci <= 1 { // a time
 			for _, x := range v {
 				dst = append(dst, c.micros(x))
@@ -404,6 +406,9 @@ func convertInts(values encoding.Values, c parquetColumn, ci int, dst []int64) [
 
 // convertFloats appends the page values of a number column to dst as float64.
 func convertFloats(values encoding.Values, c parquetColumn, dst []float64) []float64 {
+	if c.kind == parquet.Int64 {
+		dst = slices.Grow(dst, len(values.Int64()))
+	}
 	switch c.kind {
 	case parquet.Double:
 		return append(dst, values.Double()...)
