@@ -2,9 +2,138 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+
+	"github.com/taxieta/taxieta/internal/batch"
+	"github.com/taxieta/taxieta/internal/tlc"
 )
 
+// runPredict is `taxieta predict`: score a file of trips in batch.
 func runPredict(ctx context.Context, env environment, args []string) error {
-	return errors.New("predict: not implemented yet")
+	fs := newFlagSet(env, "predict", "predict --in FILE --out FILE [flags]")
+	var (
+		in, out, modelRef, onError, rejects, logLevel string
+		ignoreTime, asJSON, fsync                     bool
+	)
+	fs.String("config", "", "config file of `name = value` lines, one per flag name")
+	fs.StringVar(&in, "in", "", "trips to score: TLC .parquet or .csv, or .jsonl (- reads JSON Lines from stdin)")
+	fs.StringVar(&out, "out", "", "where to write the estimates: .parquet, .csv or .jsonl (- writes JSON Lines to stdout)")
+	fs.StringVar(&modelRef, "model", "", "model: an artifact file; empty uses the embedded default model")
+	fs.StringVar(&onError, "on-error", batch.OnErrorFail, "rows that cannot be scored: fail (stop, naming the row) or skip (write them to the rejects file)")
+	fs.StringVar(&rejects, "rejects", "", "with --on-error skip, the rejects file (JSON Lines; default OUT.rejects.jsonl)")
+	fs.BoolVar(&ignoreTime, "ignore-pickup-time", false, "score on zones and passenger count only, even when the input has pickup times")
+	fs.BoolVar(&fsync, "fsync", true, "flush the output to disk before renaming it into place (false: faster on a slow disk; an OS crash may then leave a partial file)")
+	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	fs.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error (JSON log lines on stderr)")
+	if err := parseFlags(fs, args, env.getenv); err != nil {
+		return err
+	}
+	switch {
+	case in == "":
+		return usageError{errors.New("predict: --in is required (a .parquet, .csv or .jsonl file, or -)")}
+	case out == "":
+		return usageError{errors.New("predict: --out is required (a .parquet, .csv or .jsonl file, or -)")}
+	case fs.NArg() > 0:
+		return usageError{fmt.Errorf("predict: unexpected argument %q", fs.Arg(0))}
+	case onError != batch.OnErrorFail && onError != batch.OnErrorSkip:
+		return usageError{fmt.Errorf("predict: --on-error %q: want %s or %s", onError, batch.OnErrorFail, batch.OnErrorSkip)}
+	case rejects != "" && onError != batch.OnErrorSkip:
+		return usageError{errors.New("predict: --rejects needs --on-error skip")}
+	case out == "-" && onError == batch.OnErrorSkip && rejects == "":
+		return usageError{errors.New("predict: with --out - and --on-error skip, name the rejects file with --rejects")}
+	}
+	for _, f := range []struct{ flag, path string }{{"--in", in}, {"--out", out}} {
+		if _, err := batch.FormatOf(f.path); err != nil {
+			return usageError{fmt.Errorf("predict: %s %w", f.flag, err)}
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return usageError{fmt.Errorf("predict: --log-level %q: want debug, info, warn or error", logLevel)}
+	}
+	log := slog.New(slog.NewJSONHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+
+	lm, err := loadModel(ctx, modelRef)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	opts := batch.Options{
+		In: in, Out: out, Stdin: os.Stdin, Stdout: env.stdout,
+		OnError: onError, Rejects: rejects,
+		Model: lm.Artifact.Model, ModelName: lm.Name, ModelVersion: lm.Version,
+		Rules: lm.Artifact.Cleaning.Rules, IgnorePickupTime: ignoreTime,
+		NoSync: !fsync, Logger: log,
+	}
+	if f, ok := env.stderr.(*os.File); ok && tlc.IsTerminal(f) {
+		opts.Progress = f
+	}
+	sum, err := batch.Run(ctx, opts)
+	var rowErr *batch.RowError
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return fmt.Errorf("predict: interrupted; no output written: %w", err)
+	case errors.As(err, &rowErr):
+		return fmt.Errorf("predict: %w; no output written (--on-error skip sets such rows aside in a rejects file)", err)
+	default:
+		return fmt.Errorf("predict: %w; no output written", err)
+	}
+	// With the estimates on stdout, the summary goes to stderr.
+	report := env.stdout
+	if out == "-" {
+		report = env.stderr
+	}
+	if asJSON {
+		doc := struct {
+			*batch.Summary
+			ModelSource string `json:"model_source"`
+		}{sum, lm.Source}
+		enc := json.NewEncoder(report)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	printPredictReport(report, sum, lm)
+	return nil
+}
+
+func printPredictReport(w io.Writer, s *batch.Summary, lm *loadedModel) {
+	in, out := s.Input, s.Output
+	if in == "-" {
+		in = "stdin"
+	}
+	if out == "-" {
+		out = "stdout"
+	}
+	fmt.Fprintf(w, "read %d rows from %s (%s); wrote %d estimates to %s (%s); rejected %d",
+		s.Rows, in, s.InputFormat, s.Written, out, s.OutputFormat, s.Rejected)
+	if s.Rejects != "" {
+		fmt.Fprintf(w, " (to %s)", s.Rejects)
+	}
+	fmt.Fprintf(w, "\nmodel %s version %s (%s)\n", lm.Name, lm.Version, lm.Source)
+	if e := s.Evaluation; e != nil {
+		st := e.Cleaning
+		fmt.Fprintf(w, "\nactual durations: %d rows, %d kept by the model's cleaning rules (%g to %g minutes); dropped: bad_zone %d, too_short %d, too_long %d; passenger_count unknown (kept): %d\n",
+			st.Read, st.Kept, e.Rules.MinMinutes, e.Rules.MaxMinutes, st.BadZone, st.TooShort, st.TooLong, st.PassengersUnknown)
+		fmt.Fprintln(w, "metrics on the lab's inputs (zones, passenger count), minutes:")
+		m := e.Metrics
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "\trows\tRMSE\tMAE\tR²\tin 10–90% range\t")
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f%%\t\n", "scored", m.Rows, m.RMSE, m.MAE, m.R2, 100*m.IntervalCoverage)
+		tw.Flush()
+		if m.RMSEWithTime != nil && m.RMSE > 0 {
+			fmt.Fprintf(w, "with the pickup time as well: RMSE %.3f (%.1f%% lower), in range %.1f%%\n",
+				*m.RMSEWithTime, 100*(1-*m.RMSEWithTime/m.RMSE), 100**m.IntervalCoverageWithTime)
+		}
+	}
+	rate := 0.0
+	if s.Seconds > 0 {
+		rate = float64(s.Rows) / s.Seconds
+	}
+	fmt.Fprintf(w, "\ntook %.3f s (%.0f rows/s)\n", s.Seconds, rate)
 }

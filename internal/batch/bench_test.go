@@ -1,0 +1,74 @@
+package batch
+
+import (
+	"context"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkPredictMonth scores a real month, parquet in and parquet out, and
+// in the same loop reads and writes the same file without scoring it (same
+// reader, same output columns, estimates left zero). It reports both rates
+// (rows/s, readwrite-rows/s) and their ratio; the runs alternate, so both see
+// the same machine load. Both leave out the fsync before the rename, which
+// measures the disk; rows/s-fsync is a third run with it, as the command
+// runs by default. cpu-ns/row is CPU time (all threads) per row.
+//
+//	go test -run '^$' -bench PredictMonth -benchtime 20x ./internal/batch
+func BenchmarkPredictMonth(b *testing.B) {
+	a := testModel(b)
+	for _, month := range []string{"green_tripdata_2021-01.parquet", "green_tripdata_2024-03.parquet"} {
+		b.Run(month[len("green_tripdata_"):len(month)-len(".parquet")], func(b *testing.B) {
+			in := dataFile(b, month)
+			opts := options(a, in, filepath.Join(b.TempDir(), "scored.parquet"))
+			synced, err := opts.check()
+			if err != nil {
+				b.Fatal(err)
+			}
+			opts.NoSync = true
+			predict, err := opts.check()
+			if err != nil {
+				b.Fatal(err)
+			}
+			copyOnly := predict
+			copyOnly.copyOnly = true
+			var (
+				rows                        int64
+				predictT, copyT, syncT      time.Duration
+				predictCPU, copyCPU, unused time.Duration
+			)
+			timed := func(c config, wall, cpu *time.Duration) int64 {
+				w0, c0 := time.Now(), cpuTime()
+				sum, err := run(context.Background(), c)
+				if err != nil {
+					b.Fatal(err)
+				}
+				*wall += time.Since(w0)
+				*cpu += cpuTime() - c0
+				return sum.Rows
+			}
+			for b.Loop() {
+				timed(copyOnly, &copyT, &copyCPU)
+				rows += timed(predict, &predictT, &predictCPU)
+				timed(synced, &syncT, &unused)
+			}
+			b.ReportMetric(float64(rows)/predictT.Seconds(), "rows/s")
+			b.ReportMetric(float64(rows)/copyT.Seconds(), "readwrite-rows/s")
+			b.ReportMetric(copyT.Seconds()/predictT.Seconds(), "ratio")
+			b.ReportMetric(float64(rows)/syncT.Seconds(), "rows/s-fsync")
+			b.ReportMetric(float64(predictCPU.Nanoseconds())/float64(rows), "cpu-ns/row")
+			b.ReportMetric(float64(copyCPU.Nanoseconds())/float64(rows), "readwrite-cpu-ns/row")
+		})
+	}
+}
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
