@@ -302,7 +302,7 @@ func (s *scanner) object(member func(key []byte) error, path string, required ..
 		return s.wrongType(path[:len(path)-1], "an object")
 	}
 	s.i++
-	var seen [8]string
+	var seen [8][]byte // keys alias the event (or an unescaped copy)
 	n := 0
 	for first := true; ; first = false {
 		s.ws()
@@ -318,7 +318,7 @@ func (s *scanner) object(member func(key []byte) error, path string, required ..
 			return err
 		}
 		for _, k := range seen[:n] {
-			if k == string(key) {
+			if string(k) == string(key) {
 				return &EventError{Field: path + string(key), Reason: "field appears twice"}
 			}
 		}
@@ -332,7 +332,7 @@ func (s *scanner) object(member func(key []byte) error, path string, required ..
 			return err
 		}
 		if n < len(seen) {
-			seen[n] = string(key)
+			seen[n] = key
 			n++
 		}
 		s.ws()
@@ -350,7 +350,7 @@ func (s *scanner) object(member func(key []byte) error, path string, required ..
 outer:
 	for _, r := range required {
 		for _, k := range seen[:n] {
-			if k == r {
+			if string(k) == r {
 				continue outer
 			}
 		}

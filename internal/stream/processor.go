@@ -115,14 +115,16 @@ func (c *counters) stats() Stats {
 // inflight is a fetched message whose output was published.
 type inflight struct {
 	msg     jetstream.Msg
-	ack     jetstream.PubAckFuture
+	pubID   uint64
+	result  <-chan pubResult
+	subject string      // of the output
 	dead    *EventError // nil for an estimate
 	started time.Time
 }
 
 type processor struct {
 	cfg       Config
-	js        jetstream.JetStream
+	pub       *publisher
 	dec       *Decoder
 	modelJSON []byte
 	log       *slog.Logger
@@ -132,8 +134,13 @@ type processor struct {
 
 // Run consumes until ctx is cancelled, then drains and returns what it did.
 // It returns an error only when it cannot go on: setup failed, the consumer
-// was deleted, or the connection closed. nc is left open.
-func Run(ctx context.Context, nc *nats.Conn, cfg Config) (Stats, error) {
+// was deleted, or a connection closed.
+//
+// Events are fetched and acknowledged on in, outputs published on out. They
+// may be one connection, but two go faster: a NATS server handles what one
+// connection sends on one goroutine, so with two it stores outputs while it
+// delivers events and records acknowledgements. Both are left open.
+func Run(ctx context.Context, in, out *nats.Conn, cfg Config) (Stats, error) {
 	if err := cfg.check(); err != nil {
 		return Stats{}, err
 	}
@@ -141,13 +148,17 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	js, err := jetstream.New(nc,
-		// Never stall in the client: MaxInFlight is the bound.
-		jetstream.WithPublishAsyncMaxPending(2*cfg.MaxInFlight),
-		jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout))
+	js, err := jetstream.New(in)
 	if err != nil {
 		return Stats{}, fmt.Errorf("stream: %w", err)
 	}
+	// Outputs in flight: MaxInFlight queued for acknowledge, one it waits
+	// for, one being published.
+	pub, err := newPublisher(out, cfg.MaxInFlight+2)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer pub.close()
 	var cons jetstream.Consumer
 	if cfg.Setup {
 		cons, err = Ensure(ctx, js, cfg.Topology)
@@ -161,13 +172,13 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) (Stats, error) {
 		return Stats{}, err
 	}
 	p := &processor{
-		cfg: cfg, js: js, dec: dec, log: cfg.Logger, m: cfg.Metrics,
+		cfg: cfg, pub: pub, dec: dec, log: cfg.Logger, m: cfg.Metrics,
 		modelJSON: ModelJSON(cfg.ModelName, cfg.ModelVersion),
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
-	return p.run(ctx, nc, cons)
+	return p.run(ctx, in, cons)
 }
 
 func (c *Config) check() error {
@@ -188,7 +199,7 @@ func (c *Config) check() error {
 	return c.Topology.Validate()
 }
 
-func (p *processor) run(ctx context.Context, nc *nats.Conn, cons jetstream.Consumer) (Stats, error) {
+func (p *processor) run(ctx context.Context, in *nats.Conn, cons jetstream.Consumer) (Stats, error) {
 	pending := make(chan inflight, p.cfg.MaxInFlight)
 	var wg sync.WaitGroup
 	wg.Go(func() { p.acknowledge(pending) })
@@ -201,22 +212,41 @@ func (p *processor) run(ctx context.Context, nc *nats.Conn, cons jetstream.Consu
 	close(pending)
 	stopLag()
 	wg.Wait()
-	if ferr := nc.FlushTimeout(p.cfg.PublishTimeout); ferr != nil && !errors.Is(ferr, nats.ErrConnectionClosed) {
+	if ferr := in.FlushTimeout(p.cfg.PublishTimeout); ferr != nil && !errors.Is(ferr, nats.ErrConnectionClosed) {
 		err = errors.Join(err, fmt.Errorf("stream: flush acknowledgements: %w", ferr))
 	}
 	return p.n.stats(), err
 }
 
 // fetchLoop fetches batches until ctx is cancelled or a fatal error, and
-// processes every message of each batch it started.
+// processes every message of each batch it asked for. It keeps the next
+// batch asked for while it processes one, so that the server fills it
+// meanwhile.
+//
+// Fetches are deliberately not tied to ctx: a batch, once asked for, is
+// received in full (at most FetchWait) and processed, so that nothing is
+// left delivered and unacknowledged at exit.
 func (p *processor) fetchLoop(ctx context.Context, cons jetstream.Consumer, pending chan<- inflight) error {
+	fetch := func() (jetstream.MessageBatch, error) {
+		return cons.Fetch(p.cfg.Batch, jetstream.FetchMaxWait(p.cfg.FetchWait))
+	}
 	backoff := 50 * time.Millisecond
-	for ctx.Err() == nil {
-		// The fetch is deliberately not tied to ctx: a batch, once asked
-		// for, is received in full (at most FetchWait) and processed, so
-		// nothing is left delivered and unacknowledged at exit.
-		batch, err := cons.Fetch(p.cfg.Batch, jetstream.FetchMaxWait(p.cfg.FetchWait))
+	var queued jetstream.MessageBatch
+	for {
+		batch := queued
+		queued = nil
+		var err error
+		if batch == nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			batch, err = fetch()
+		}
 		if err == nil {
+			if ctx.Err() == nil {
+				// A failure here shows again at the next fetch.
+				queued, _ = fetch()
+			}
 			for msg := range batch.Messages() {
 				p.handle(msg, pending)
 			}
@@ -238,7 +268,6 @@ func (p *processor) fetchLoop(ctx context.Context, cons jetstream.Consumer, pend
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
-	return nil
 }
 
 // handle decodes one event, estimates it and publishes the estimate, or the
@@ -249,25 +278,25 @@ func (p *processor) handle(msg jetstream.Msg, pending chan<- inflight) {
 	if p.m != nil {
 		p.m.in.Inc()
 	}
-	md, err := msg.Metadata()
-	if err != nil {
+	ack, ok := parseAckSubject(msg.Reply())
+	if !ok {
 		// Not a JetStream message: nothing to acknowledge or derive an id from.
-		p.log.Error("message without JetStream metadata; skipped", "subject", msg.Subject(), "err", err)
+		p.log.Error("message without JetStream metadata; skipped", "subject", msg.Subject(), "reply", msg.Reply())
 		return
 	}
-	if md.NumDelivered > 1 {
+	if ack.delivered > 1 {
 		p.n.redelivered.Add(1)
 		if p.m != nil {
 			p.m.redelivered.Inc()
 		}
 	}
-	id := outputID(md)
+	id := ack.outputID()
 	var out *nats.Msg
 	req, err := p.dec.Decode(msg.Data())
 	var evErr *EventError
 	if err == nil {
 		var body []byte
-		body, err = AppendEstimate(make([]byte, 0, 192+len(p.modelJSON)), req.RideID, p.cfg.Model.Predict(req.Trip), p.modelJSON)
+		body, err = AppendEstimate(make([]byte, 0, 160+len(p.modelJSON)), req.RideID, p.cfg.Model.Predict(req.Trip), p.modelJSON)
 		if err != nil {
 			err = &EventError{Reason: err.Error()}
 		} else {
@@ -278,17 +307,17 @@ func (p *processor) handle(msg jetstream.Msg, pending chan<- inflight) {
 		if !errors.As(err, &evErr) {
 			evErr = &EventError{Reason: err.Error()}
 		}
-		p.log.Debug("dead letter", "stream_seq", md.Sequence.Stream, "reason", evErr.Error())
+		p.log.Debug("dead letter", "stream_seq", ack.streamSeq, "reason", evErr.Error())
 		out = &nats.Msg{Subject: p.cfg.Topology.DeadLetterSubject, Data: msg.Data(), Header: nats.Header{
 			jetstream.MsgIDHeader: {id},
 			HeaderError:           {headerSafe(evErr.Error())},
 			HeaderErrorClass:      {evErr.Class()},
-			HeaderStream:          {md.Stream},
-			HeaderSequence:        {strconv.FormatUint(md.Sequence.Stream, 10)},
+			HeaderStream:          {ack.stream},
+			HeaderSequence:        {strconv.FormatUint(ack.streamSeq, 10)},
 			HeaderSubject:         {msg.Subject()},
 		}}
 	}
-	fut, err := p.js.PublishMsgAsync(out)
+	pubID, result, err := p.pub.publish(out)
 	if err != nil {
 		p.fail(msg, fmt.Errorf("publish to %s: %w", out.Subject, err))
 		return
@@ -296,31 +325,40 @@ func (p *processor) handle(msg jetstream.Msg, pending chan<- inflight) {
 	if p.m != nil {
 		p.m.inFlight.Inc()
 	}
-	pending <- inflight{msg: msg, ack: fut, dead: evErr, started: started}
+	pending <- inflight{msg: msg, pubID: pubID, result: result, subject: out.Subject, dead: evErr, started: started}
 }
 
 // acknowledge waits, in order, for JetStream to store each output, then
 // acknowledges its request; a failed output's request is negatively
 // acknowledged so that it is redelivered.
 func (p *processor) acknowledge(pending <-chan inflight) {
+	timeout := time.NewTimer(p.cfg.PublishTimeout)
+	defer timeout.Stop()
 	for f := range pending {
-		var err error
+		var r pubResult
 		select {
-		case pa := <-f.ack.Ok():
-			if pa.Duplicate {
-				p.n.duplicates.Add(1)
-				if p.m != nil {
-					p.m.duplicates.Inc()
-				}
+		case r = <-f.result:
+		default:
+			timeout.Reset(p.cfg.PublishTimeout - time.Since(f.started))
+			select {
+			case r = <-f.result:
+			case <-timeout.C:
+				p.pub.forget(f.pubID)
+				r.err = fmt.Errorf("no acknowledgement from JetStream within %s", p.cfg.PublishTimeout)
 			}
-		case err = <-f.ack.Err():
 		}
 		if p.m != nil {
 			p.m.inFlight.Dec()
 		}
-		if err != nil {
-			p.fail(f.msg, fmt.Errorf("publish to %s: %w", f.ack.Msg().Subject, err))
+		if r.err != nil {
+			p.fail(f.msg, fmt.Errorf("publish to %s: %w", f.subject, r.err))
 			continue
+		}
+		if r.duplicate {
+			p.n.duplicates.Add(1)
+			if p.m != nil {
+				p.m.duplicates.Inc()
+			}
 		}
 		if err := f.msg.Ack(); err != nil {
 			// The output is stored; the request will be redelivered and its
@@ -381,16 +419,54 @@ func (p *processor) pollLag(ctx context.Context, cons jetstream.Consumer) {
 	}
 }
 
+// ackSubject is what a JetStream message's reply subject says about it.
+type ackSubject struct {
+	stream, consumer     string
+	delivered, streamSeq uint64
+}
+
+// parseAckSubject reads a JetStream message's reply subject,
+// $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
+// or, with a domain and account hash after ACK, the same with two more
+// tokens (and possibly a trailing one). It does not allocate.
+func parseAckSubject(reply string) (ackSubject, bool) {
+	var tok [13]string
+	n := 0
+	for n < len(tok) {
+		i := strings.IndexByte(reply, '.')
+		if i < 0 {
+			tok[n] = reply
+			n++
+			break
+		}
+		tok[n], reply = reply[:i], reply[i+1:]
+		n++
+	}
+	if n < 9 || n == 10 || tok[0] != "$JS" || tok[1] != "ACK" {
+		return ackSubject{}, false
+	}
+	t := tok[2:n]
+	if n >= 11 {
+		t = tok[4:n] // skip the domain and the account hash
+	}
+	delivered, err1 := strconv.ParseUint(t[2], 10, 64)
+	seq, err2 := strconv.ParseUint(t[3], 10, 64)
+	if err1 != nil || err2 != nil {
+		return ackSubject{}, false
+	}
+	return ackSubject{stream: t[0], consumer: t[1], delivered: delivered, streamSeq: seq}, true
+}
+
 // outputID is the Nats-Msg-Id of the output for a request: the same for
 // every delivery of that request, different for every other request.
-func outputID(md *jetstream.MsgMetadata) string {
-	b := make([]byte, 0, len(md.Stream)+len(md.Consumer)+32)
+func (a ackSubject) outputID() string {
+	b := make([]byte, 0, len(a.stream)+len(a.consumer)+32)
 	b = append(b, "taxieta:"...)
-	b = append(b, md.Stream...)
+	b = append(b, a.stream...)
 	b = append(b, ':')
-	b = append(b, md.Consumer...)
+	b = append(b, a.consumer...)
 	b = append(b, ':')
-	b = strconv.AppendUint(b, md.Sequence.Stream, 10)
+	b = strconv.AppendUint(b, a.streamSeq, 10)
 	return string(b)
 }
 

@@ -37,6 +37,32 @@ func TestTopologyValidate(t *testing.T) {
 	}
 }
 
+func TestParseAckSubject(t *testing.T) {
+	tests := []struct {
+		reply string
+		want  ackSubject
+		ok    bool
+	}{
+		{"$JS.ACK.RIDES.taxieta.1.42.40.1700000000000000000.7", ackSubject{"RIDES", "taxieta", 1, 42}, true},
+		{"$JS.ACK._.ACCHASH.RIDES.taxieta.3.42.40.1700000000000000000.7.xyz", ackSubject{"RIDES", "taxieta", 3, 42}, true},
+		{"$JS.ACK.hub.ACCHASH.RIDES.taxieta.3.42.40.1700000000000000000.7", ackSubject{"RIDES", "taxieta", 3, 42}, true},
+		{"$JS.ACK.RIDES.taxieta.1.42.40.1700000000000000000", ackSubject{}, false},
+		{"$JS.ACK.RIDES.taxieta.1.42.40.1700000000000000000.7.8", ackSubject{}, false},
+		{"$JS.ACK.RIDES.taxieta.x.42.40.1700000000000000000.7", ackSubject{}, false},
+		{"_INBOX.abc.1.2.3.4.5.6.7", ackSubject{}, false},
+		{"", ackSubject{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseAckSubject(tt.reply)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("parseAckSubject(%q) = %+v, %v; want %+v, %v", tt.reply, got, ok, tt.want, tt.ok)
+		}
+	}
+	if id := (ackSubject{"RIDES", "taxieta", 3, 42}).outputID(); id != "taxieta:RIDES:taxieta:42" {
+		t.Errorf("outputID = %q", id)
+	}
+}
+
 func testConfig(t *testing.T, top Topology) Config {
 	a := loadTestModel(t)
 	cfg := DefaultConfig()
@@ -52,7 +78,8 @@ func testConfig(t *testing.T, top Topology) Config {
 // results.
 func runAsync(t *testing.T, url string, cfg Config) (stop func() (Stats, error)) {
 	t.Helper()
-	nc, _ := connect(t, url)
+	in, _ := connect(t, url)
+	out, _ := connect(t, url)
 	ctx, cancel := context.WithCancel(t.Context())
 	type result struct {
 		s   Stats
@@ -60,7 +87,7 @@ func runAsync(t *testing.T, url string, cfg Config) (stop func() (Stats, error))
 	}
 	done := make(chan result, 1)
 	go func() {
-		s, err := Run(ctx, nc, cfg)
+		s, err := Run(ctx, in, out, cfg)
 		done <- result{s, err}
 	}()
 	return func() (Stats, error) {
@@ -81,11 +108,11 @@ func TestRun(t *testing.T) {
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
 			url := srv.url(t)
-			_, js := connect(t, url)
+			nc, js := connect(t, url)
 			top := testTopology(t, js)
 			createInput(t, js, top)
 			evs := makeEvents(3000, 60)
-			publish(t, js, top.Subject, evs)
+			publish(t, nc, js, top, evs)
 
 			cfg := testConfig(t, top)
 			reg := prometheus.NewRegistry()
@@ -109,7 +136,7 @@ func TestRun(t *testing.T) {
 			if stats != want {
 				t.Errorf("stats %+v, want %+v", stats, want)
 			}
-			checkOutputs(t, js, top, evs, cfg.Model, cfg.ModelVersion)
+			checkOutputs(t, js, top, evs, cfg.Model, cfg.ModelName, cfg.ModelVersion)
 			for _, c := range []struct {
 				name, label string
 				want        float64
@@ -153,11 +180,11 @@ func TestDrain(t *testing.T) {
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
 			url := srv.url(t)
-			_, js := connect(t, url)
+			nc, js := connect(t, url)
 			top := testTopology(t, js)
 			createInput(t, js, top)
 			evs := makeEvents(20000, 0)
-			publish(t, js, top.Subject, evs)
+			publish(t, nc, js, top, evs)
 			cfg := testConfig(t, top)
 
 			stop := runAsync(t, url, cfg)
@@ -194,7 +221,7 @@ func TestDrain(t *testing.T) {
 			if first.Out+second.Out != uint64(len(evs)) || second.Duplicates != 0 {
 				t.Errorf("runs stored %d + %d estimates (%d duplicates) for %d events", first.Out, second.Out, second.Duplicates, len(evs))
 			}
-			checkOutputs(t, js, top, evs, cfg.Model, cfg.ModelVersion)
+			checkOutputs(t, js, top, evs, cfg.Model, cfg.ModelName, cfg.ModelVersion)
 			assertConsumerDone(t, js, top)
 		})
 	}
@@ -205,12 +232,12 @@ func TestDrain(t *testing.T) {
 // redelivered event stores nothing new.
 func TestRedeliveryIsDeduplicated(t *testing.T) {
 	url := startEmbeddedForTest(t)
-	_, js := connect(t, url)
+	nc, js := connect(t, url)
 	top := testTopology(t, js)
 	top.AckWait = time.Second
 	createInput(t, js, top)
 	evs := makeEvents(10, 0)
-	publish(t, js, top.Subject, evs)
+	publish(t, nc, js, top, evs)
 	cfg := testConfig(t, top)
 
 	// A first consumer fetches one event, stores its output, and dies
@@ -224,11 +251,11 @@ func TestRedeliveryIsDeduplicated(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := <-batch.Messages()
-	md, err := msg.Metadata()
-	if err != nil {
-		t.Fatal(err)
+	ack, ok := parseAckSubject(msg.Reply())
+	if !ok {
+		t.Fatalf("reply subject %q", msg.Reply())
 	}
-	if _, err := js.Publish(t.Context(), top.OutSubject, []byte(`{"ride_id":"r0"}`), jetstream.WithMsgID(outputID(md))); err != nil {
+	if _, err := js.Publish(t.Context(), top.OutSubject, []byte(`{"ride_id":"r0"}`), jetstream.WithMsgID(ack.outputID())); err != nil {
 		t.Fatal(err)
 	}
 
@@ -256,7 +283,7 @@ func TestSetupWithoutStreams(t *testing.T) {
 	nc, js := connect(t, url)
 	cfg := testConfig(t, testTopology(t, js))
 	cfg.Setup = false
-	_, err := Run(t.Context(), nc, cfg)
+	_, err := Run(t.Context(), nc, nc, cfg)
 	if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		t.Errorf("Run without streams = %v, want a not-found error", err)
 	}
