@@ -1,0 +1,137 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkRun measures the events per second one consumer (one Run)
+// processes end to end: fetch, decode, estimate, publish the estimate, wait
+// for JetStream to store it, acknowledge. The events are published before
+// the timer starts. It runs against the real server when TAXIETA_NATS_URL
+// is set, else against an embedded one in this process:
+//
+//	go test ./internal/stream -run '^$' -bench Run -benchtime 200000x
+//
+// It also reports the CPU time used per event by this process and, given
+// its pid in TAXIETA_BENCH_SERVER_PID, by the nats-server process: on a
+// shared machine the rate depends on the other load, the CPU cost hardly.
+func BenchmarkRun(b *testing.B) {
+	url := os.Getenv("TAXIETA_NATS_URL")
+	where := "real"
+	if url == "" {
+		srv, err := StartEmbedded(b.Context(), EmbeddedConfig{Listen: "127.0.0.1:0", StoreDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer srv.Shutdown()
+		url, where = srv.URL(), "embedded"
+	}
+	b.Logf("server: %s", where)
+	benchRun(b, url)
+}
+
+func benchRun(b *testing.B, url string) {
+	nc, js := connect(b, url)
+	top := testTopologyNames()
+	defer func() {
+		_ = js.DeleteStream(b.Context(), top.Stream)
+		_ = js.DeleteStream(b.Context(), top.OutStream)
+	}()
+	if _, err := Ensure(b.Context(), js, top); err != nil {
+		b.Fatal(err)
+	}
+	evs := makeEvents(b.N, 0)
+	if err := publishAll(b.Context(), nc, js, top.Stream, top.Subject, evs); err != nil {
+		b.Fatal(err)
+	}
+	a := loadTestModel(b)
+	cfg := DefaultConfig()
+	cfg.Topology = top
+	cfg.Model, cfg.ModelName, cfg.ModelVersion = a.Model, a.Name, a.Checksum[:12]
+
+	in, _ := connect(b, url)
+	out, _ := connect(b, url)
+	ctx, cancel := context.WithCancel(b.Context())
+	done := make(chan Stats, 1)
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	srv0 := serverTicks()
+	start := time.Now()
+	go func() {
+		s, err := Run(ctx, in, out, cfg)
+		if err != nil {
+			b.Error(err)
+		}
+		done <- s
+	}()
+	cons, err := js.Consumer(b.Context(), top.Stream, top.Durable)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for {
+		info, err := cons.Info(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if info.AckFloor.Stream >= uint64(b.N) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
+	if srv0 >= 0 {
+		b.ReportMetric(float64(serverTicks()-srv0)*1e6/clockTicks/float64(b.N), "server-cpu-µs/event")
+	}
+	b.StopTimer()
+	cancel()
+	s := <-done
+	if s.Out != uint64(b.N) {
+		b.Errorf("stats %+v, want %d out", s, b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	// CPU time of this process (with an embedded server, the server's too)
+	// per event: unlike the rate, it hardly depends on what else the
+	// machine runs.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/event")
+}
+
+// cpuTime is the CPU time this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// clockTicks is Linux's unit of CPU time in /proc/PID/stat (USER_HZ).
+const clockTicks = 100
+
+// serverTicks is the CPU time, in clock ticks, that the nats-server process
+// named by TAXIETA_BENCH_SERVER_PID used so far; -1 without it.
+func serverTicks() int {
+	pid := os.Getenv("TAXIETA_BENCH_SERVER_PID")
+	if pid == "" {
+		return -1
+	}
+	data, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return -1
+	}
+	// The command name, in parentheses, may hold spaces: count after it.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	u, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return u + st
+}
