@@ -93,19 +93,25 @@ func runStream(ctx context.Context, env environment, args []string) error {
 		natsURL = srv.URL()
 		log.Info("embedded NATS server with JetStream started", "url", natsURL, "store", store)
 	}
-	nc, err := nats.Connect(natsURL,
-		nats.Name("taxieta stream "+buildinfo.Version()),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500*time.Millisecond))
-	if err != nil {
-		return fmt.Errorf("stream: connect to %s: %w", natsURL, err)
+	// Two connections: events in and acknowledgements on one, estimates
+	// out on the other, which lets the server work on both at once.
+	var conns [2]*nats.Conn
+	for i, role := range []string{"in", "out"} {
+		nc, err := nats.Connect(natsURL,
+			nats.Name("taxieta stream "+role+" "+buildinfo.Version()),
+			nats.MaxReconnects(-1),
+			nats.ReconnectWait(500*time.Millisecond))
+		if err != nil {
+			return fmt.Errorf("stream: connect to %s: %w", natsURL, err)
+		}
+		defer nc.Close()
+		conns[i] = nc
 	}
-	defer nc.Close()
 
 	log.Info("consuming", "nats", natsURL, "stream", t.Stream, "subject", t.Subject, "durable", t.Durable,
 		"out_subject", t.OutSubject, "dead_letter_subject", t.DeadLetterSubject,
 		"model", m.Name, "model_version", m.Version, "model_source", m.Source)
-	stats, err := stream.Run(ctx, nc, cfg)
+	stats, err := stream.Run(ctx, conns[0], conns[1], cfg)
 	log.Info("stopped", "in", stats.In, "estimates", stats.Out, "dead_letters", stats.Dead,
 		"duplicates", stats.Duplicates, "redelivered", stats.Redelivered, "failed", stats.Failed)
 	return err
