@@ -102,6 +102,7 @@ type RowError struct {
 	Reason string
 }
 
+// Error names the input, the row (with its ride id) and the reason.
 func (e *RowError) Error() string {
 	return fmt.Sprintf("%s %s (ride_id %s): %s", e.Input, e.Where, e.RideID, e.Reason)
 }
@@ -283,15 +284,15 @@ const chunkBuffers = 3
 func (p *pipeline) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	full := make(chan []Row, 1)
-	free := make(chan []Row, chunkBuffers)
+	full := make(chan []tripRow, 1)
+	free := make(chan []tripRow, chunkBuffers)
 	for range chunkBuffers - 1 { // the source allocates the first
-		free <- make([]Row, 0, chunkRows)
+		free <- make([]tripRow, 0, chunkRows)
 	}
 	var readErr error
 	go func() {
 		defer close(full)
-		readErr = p.src.read(ctx, func(rows []Row) ([]Row, error) {
+		readErr = p.src.read(ctx, func(rows []tripRow) ([]tripRow, error) {
 			if !p.cfg.copyOnly {
 				p.score(rows)
 			}
@@ -324,7 +325,7 @@ func (p *pipeline) run(ctx context.Context) error {
 }
 
 // write sets the rejects of a scored chunk aside and writes the rest.
-func (p *pipeline) write(rows []Row) error {
+func (p *pipeline) write(rows []tripRow) error {
 	p.sum.Rows += int64(len(rows))
 	k := 0 // rows[:k] are the rows to write
 	for i := range rows {
@@ -357,7 +358,7 @@ func (p *pipeline) write(rows []Row) error {
 // score estimates every row that can be scored and marks the others with
 // their problem. Rows with actual durations are cleaned and counted in the
 // evaluation exactly as model.Evaluate counts them.
-func (p *pipeline) score(rows []Row) {
+func (p *pipeline) score(rows []tripRow) {
 	m := p.cfg.Model
 	useTime := !p.cfg.IgnorePickupTime && m.UsesPickupTime()
 	for i := range rows {

@@ -55,10 +55,10 @@ func newCSVSource(path, prefix string) (*csvSource, error) {
 	return s, nil
 }
 
-func (s *csvSource) name() string        { return s.path }
-func (s *csvSource) durations() bool     { return true }
-func (s *csvSource) ids() rideIDs        { return rideIDs{prefix: s.prefix} }
-func (s *csvSource) where(r *Row) string { return fmt.Sprintf("line %d", r.Line) }
+func (s *csvSource) name() string            { return s.path }
+func (s *csvSource) durations() bool         { return true }
+func (s *csvSource) ids() rideIDs            { return rideIDs{prefix: s.prefix} }
+func (s *csvSource) where(r *tripRow) string { return fmt.Sprintf("line %d", r.Line) }
 
 func (s *csvSource) fraction() float64 {
 	if s.size <= 0 {
@@ -107,7 +107,7 @@ func (s *csvSource) read(ctx context.Context, fn chunkFunc) error {
 			return fmt.Errorf("%s: no %s column (want one of %s)", s.path, c.role, strings.Join(c.names, ", "))
 		}
 	}
-	rows := make([]Row, 0, chunkRows)
+	rows := make([]tripRow, 0, chunkRows)
 	var n int64
 	for {
 		rec, err := cr.Read()
@@ -119,7 +119,7 @@ func (s *csvSource) read(ctx context.Context, fn chunkFunc) error {
 			return fmt.Errorf("%s: %w", s.path, err)
 		}
 		line, _ := cr.FieldPos(0)
-		r := Row{Index: n, Line: int64(line)}
+		r := tripRow{Index: n, Line: int64(line)}
 		n++
 		if err != nil {
 			r.Line = int64(pe.StartLine)
@@ -146,7 +146,7 @@ func (s *csvSource) read(ctx context.Context, fn chunkFunc) error {
 
 // parseCSVRecord fills r from one CSV record, or sets r.Problem (and keeps
 // the record as r.Input) when a cell cannot be read.
-func parseCSVRecord(r *Row, rec, header []string, index []int) {
+func parseCSVRecord(r *tripRow, rec, header []string, index []int) {
 	cell := func(i int) (string, bool) {
 		if index[i] >= len(rec) {
 			return "", false
@@ -209,17 +209,17 @@ func parseCSVRecord(r *Row, rec, header []string, index []int) {
 	}
 }
 
-// csvTime reads a time cell; empty is NoTime.
+// csvTime reads a time cell; empty is noTime.
 func csvTime(s string) (int64, error) {
 	if s == "" {
-		return NoTime, nil
+		return noTime, nil
 	}
 	for _, l := range csvTimeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UnixMicro(), nil
 		}
 	}
-	return NoTime, fmt.Errorf("%q is not a time like 2021-01-01 00:15:56", s)
+	return noTime, fmt.Errorf("%q is not a time like 2021-01-01 00:15:56", s)
 }
 
 // csvInt reads a zone cell: an integer, possibly written as 132.0; empty

@@ -33,7 +33,7 @@ func FuzzDecodeLine(f *testing.F) {
 	}
 	dec := newLineDecoder()
 	f.Fuzz(func(t *testing.T, line []byte) {
-		r := Row{Line: 3}
+		r := tripRow{Line: 3}
 		dec.decode(line, &r)
 		if !json.Valid(r.Input) {
 			t.Fatalf("rejects input %q is not JSON", r.Input)

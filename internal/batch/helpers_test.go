@@ -104,8 +104,8 @@ func readParquetOutput(t testing.TB, f *os.File) []record {
 	for _, c := range pf.Schema().Fields() {
 		got = append(got, c.Name())
 	}
-	if !equalStrings(got, Columns) {
-		t.Fatalf("parquet columns %v; want %v", got, Columns)
+	if !equalStrings(got, OutputColumns()) {
+		t.Fatalf("parquet columns %v; want %v", got, OutputColumns())
 	}
 	r := parquet.NewGenericReader[parquetRecord](f)
 	defer r.Close()
@@ -141,8 +141,8 @@ func readCSVOutput(t testing.TB, f io.Reader) []record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalStrings(header, Columns) {
-		t.Fatalf("CSV header %v; want %v", header, Columns)
+	if !equalStrings(header, OutputColumns()) {
+		t.Fatalf("CSV header %v; want %v", header, OutputColumns())
 	}
 	var out []record
 	for {
@@ -252,7 +252,7 @@ func expected(m model.Model, raws []trip.Raw) []trip.Prediction {
 	out := make([]trip.Prediction, len(raws))
 	for i, r := range raws {
 		t := trip.Trip{PULocationID: uint16(r.PULocationID), DOLocationID: uint16(r.DOLocationID), Passengers: trip.PassengersOf(r.Passengers)}
-		if r.PickupMicros != NoTime {
+		if r.PickupMicros != noTime {
 			t.Pickup = time.UnixMicro(r.PickupMicros).UTC()
 		}
 		out[i] = m.Predict(t)

@@ -42,10 +42,10 @@ func newJSONLSource(name string, rc io.ReadCloser, size int64) *jsonlSource {
 	return &jsonlSource{label: name, rc: rc, size: size, dec: newLineDecoder()}
 }
 
-func (s *jsonlSource) name() string        { return s.label }
-func (s *jsonlSource) durations() bool     { return false }
-func (s *jsonlSource) ids() rideIDs        { return rideIDs{} }
-func (s *jsonlSource) where(r *Row) string { return fmt.Sprintf("line %d", r.Line) }
+func (s *jsonlSource) name() string            { return s.label }
+func (s *jsonlSource) durations() bool         { return false }
+func (s *jsonlSource) ids() rideIDs            { return rideIDs{} }
+func (s *jsonlSource) where(r *tripRow) string { return fmt.Sprintf("line %d", r.Line) }
 
 func (s *jsonlSource) fraction() float64 {
 	if s.size <= 0 {
@@ -57,7 +57,7 @@ func (s *jsonlSource) fraction() float64 {
 func (s *jsonlSource) read(ctx context.Context, fn chunkFunc) error {
 	defer s.rc.Close()
 	br := bufio.NewReaderSize(countingReader{s.rc, &s.consumed}, 64<<10)
-	rows := make([]Row, 0, chunkRows)
+	rows := make([]tripRow, 0, chunkRows)
 	var long []byte // a line longer than the reader's buffer
 	for line := int64(1); ; line++ {
 		b, err := br.ReadSlice('\n')
@@ -82,7 +82,7 @@ func (s *jsonlSource) read(ctx context.Context, fn chunkFunc) error {
 			return fmt.Errorf("%s: line %d: %w", s.label, line, err)
 		}
 		if len(bytes.TrimSpace(b)) > 0 || tooLong {
-			r := Row{Index: line - 1, Line: line}
+			r := tripRow{Index: line - 1, Line: line}
 			if tooLong {
 				r.Problem = fmt.Sprintf("line is longer than %d bytes", MaxLineBytes)
 				r.Input = []byte(`"(too long to show)"`)
@@ -130,8 +130,8 @@ func newLineDecoder() lineDecoder {
 }
 
 // decode fills r from line, or sets r.Problem and r.Input.
-func (d lineDecoder) decode(line []byte, r *Row) {
-	r.PickupMicros, r.DropoffMicros = NoTime, NoTime
+func (d lineDecoder) decode(line []byte, r *tripRow) {
+	r.PickupMicros, r.DropoffMicros = noTime, noTime
 	r.Passengers = math.NaN()
 	if err := d.decodeObject(line, r); err != nil {
 		r.Problem = err.Error()
@@ -156,7 +156,7 @@ var errNotObject = errors.New(`not a JSON object (want {"PULocationID": 43, "DOL
 // the rest of the line is JSON.
 type fieldError struct{ msg string }
 
-func (d lineDecoder) decodeObject(line []byte, r *Row) error {
+func (d lineDecoder) decodeObject(line []byte, r *tripRow) error {
 	if !utf8.Valid(line) {
 		return errors.New("malformed JSON: not valid UTF-8")
 	}
@@ -251,7 +251,7 @@ func (d lineDecoder) decodeObject(line []byte, r *Row) error {
 	return nil
 }
 
-func (d lineDecoder) rideID(s *scanner, r *Row) (*fieldError, error) {
+func (d lineDecoder) rideID(s *scanner, r *tripRow) (*fieldError, error) {
 	switch s.peek() {
 	case 'n':
 		return nil, s.null()

@@ -8,12 +8,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
 )
 
-// Columns are the output's columns, in order, in every format:
+// OutputColumns are the output's columns, in order, in every format:
 //
 //   - ride_id: the trip's identifier, the input's own (JSON Lines) or the
 //     course's "YYYY/MM_index" for a TLC file named after its month;
@@ -23,7 +24,10 @@ import (
 //   - predicted_minutes, low_minutes, high_minutes: the estimate and its
 //     10–90% range;
 //   - model_name, model_version: the model that made the estimate.
-var Columns = []string{
+func OutputColumns() []string { return slices.Clone(columnNames[:]) }
+
+// columnNames are the output columns, indexed by the col* constants.
+var columnNames = [numColumns]string{
 	"ride_id", "pickup_datetime", "PULocationID", "DOLocationID", "passenger_count",
 	"actual_minutes", "predicted_minutes", "low_minutes", "high_minutes", "model_name", "model_version",
 }
@@ -39,7 +43,7 @@ type outputMeta struct {
 // output receives the scored rows of a run.
 type output interface {
 	// write appends rows (all scored) to the output.
-	write(rows []Row) error
+	write(rows []tripRow) error
 	// commit completes the file and puts it in place.
 	commit() error
 	// abort removes whatever was written (not possible on stdout).
@@ -48,7 +52,7 @@ type output interface {
 
 // rowWriter encodes rows in one format.
 type rowWriter interface {
-	write(rows []Row) error
+	write(rows []tripRow) error
 	// close writes whatever the format needs at the end (a parquet footer).
 	close() error
 }
@@ -144,7 +148,7 @@ type fileOutput struct {
 	rw rowWriter
 }
 
-func (o *fileOutput) write(rows []Row) error { return o.rw.write(rows) }
+func (o *fileOutput) write(rows []tripRow) error { return o.rw.write(rows) }
 
 func (o *fileOutput) commit() error {
 	if err := o.rw.close(); err != nil {
@@ -190,7 +194,7 @@ type csvWriter struct {
 func newCSVWriter(w io.Writer, meta outputMeta) (*csvWriter, error) {
 	c := &csvWriter{w: w, meta: meta}
 	var header []byte
-	for i, col := range Columns {
+	for i, col := range columnNames {
 		if i > 0 {
 			header = append(header, ',')
 		}
@@ -208,7 +212,7 @@ func newCSVWriter(w io.Writer, meta outputMeta) (*csvWriter, error) {
 	return c, nil
 }
 
-func (c *csvWriter) write(rows []Row) error {
+func (c *csvWriter) write(rows []tripRow) error {
 	for i := range rows {
 		r := &rows[i]
 		b := c.buf[:0]
@@ -283,7 +287,7 @@ type jsonlWriter struct {
 	tail []byte
 }
 
-func (j *jsonlWriter) write(rows []Row) error {
+func (j *jsonlWriter) write(rows []tripRow) error {
 	if j.tail == nil {
 		j.tail = append(j.tail, `,"model_name":`...)
 		j.tail = appendJSONString(j.tail, j.meta.modelName)

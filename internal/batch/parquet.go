@@ -29,7 +29,7 @@ import (
 // which every reader reads; parquet-go's own metadata types and thrift
 // encoder write the headers and the footer.
 
-// Output column indexes, in the order of Columns.
+// Output column indexes, in the order of OutputColumns.
 const (
 	colRideID = iota
 	colPickup
@@ -116,11 +116,12 @@ type parquetWriter struct {
 	closed    bool
 }
 
-var magic = []byte("PAR1")
+// magic starts and ends a parquet file.
+const magic = "PAR1"
 
 func newParquetWriter(w io.Writer, meta outputMeta) (*parquetWriter, error) {
 	p := &parquetWriter{w: bufio.NewWriterSize(w, 256<<10), meta: meta}
-	if err := p.put(magic); err != nil {
+	if err := p.put([]byte(magic)); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -132,7 +133,7 @@ func (p *parquetWriter) put(b []byte) error {
 	return err
 }
 
-func (p *parquetWriter) write(rows []Row) error {
+func (p *parquetWriter) write(rows []tripRow) error {
 	for len(rows) > 0 {
 		n := min(len(rows), pageRows, int(RowGroupRows-p.inGroup))
 		if err := p.writePage(rows[:n]); err != nil {
@@ -150,7 +151,7 @@ func (p *parquetWriter) write(rows []Row) error {
 
 // writePage encodes rows as one data page of every column, the two
 // groups of columns side by side.
-func (p *parquetWriter) writePage(rows []Row) error {
+func (p *parquetWriter) writePage(rows []tripRow) error {
 	var (
 		wg   sync.WaitGroup
 		errs [len(columnGroups)]error
@@ -165,17 +166,17 @@ func (p *parquetWriter) writePage(rows []Row) error {
 	return errors.Join(errs[:]...)
 }
 
-func (p *parquetWriter) encodeColumns(cols []int, rows []Row) error {
+func (p *parquetWriter) encodeColumns(cols []int, rows []tripRow) error {
 	for _, ci := range cols {
 		if err := p.encodePage(ci, rows); err != nil {
-			return fmt.Errorf("column %s: %w", Columns[ci], err)
+			return fmt.Errorf("column %s: %w", columnNames[ci], err)
 		}
 	}
 	return nil
 }
 
 // encodePage appends one data page of column ci to its chunk.
-func (p *parquetWriter) encodePage(ci int, rows []Row) error {
+func (p *parquetWriter) encodePage(ci int, rows []tripRow) error {
 	c := &p.chunks[ci]
 	spec := &outputColumns[ci]
 	le := binary.LittleEndian
@@ -199,7 +200,7 @@ func (p *parquetWriter) encodePage(ci int, rows []Row) error {
 		}
 	case colPickup:
 		for i := range rows {
-			if x := rows[i].PickupMicros; x != NoTime {
+			if x := rows[i].PickupMicros; x != noTime {
 				levels = append(levels, 1)
 				v = le.AppendUint64(v, uint64(x))
 				c.boundInt(x)
@@ -347,7 +348,7 @@ func (p *parquetWriter) flushRowGroup() error {
 		start := p.offset
 		md := format.ColumnMetaData{
 			Type:         spec.typ,
-			PathInSchema: []string{Columns[ci]},
+			PathInSchema: []string{columnNames[ci]},
 			Codec:        spec.codec(),
 			NumValues:    c.values,
 			Statistics:   format.Statistics{NullCount: c.nulls},
@@ -423,7 +424,7 @@ func schema() []format.SchemaElement {
 	s := []format.SchemaElement{{Name: "schema", NumChildren: thrift.New(int32(numColumns))}}
 	for ci, spec := range outputColumns {
 		e := format.SchemaElement{
-			Name:           Columns[ci],
+			Name:           columnNames[ci],
 			Type:           thrift.New(spec.typ),
 			RepetitionType: thrift.New(format.Required),
 		}
@@ -479,7 +480,7 @@ func (p *parquetWriter) close() error {
 	if err := p.put(binary.LittleEndian.AppendUint32(nil, uint32(len(footer)))); err != nil {
 		return err
 	}
-	if err := p.put(magic); err != nil {
+	if err := p.put([]byte(magic)); err != nil {
 		return err
 	}
 	return p.w.Flush()

@@ -28,7 +28,7 @@ func createRejects(path string, stdout io.Writer, ids rideIDs, sync bool) (*reje
 	return &rejectsFile{f: f, ids: ids}, nil
 }
 
-func (j *rejectsFile) add(r *Row) error {
+func (j *rejectsFile) add(r *tripRow) error {
 	b := append(j.buf[:0], `{"ride_id":`...)
 	b = appendJSONString(b, j.ids.id(r))
 	if r.Line > 0 {
@@ -53,7 +53,7 @@ func (j *rejectsFile) add(r *Row) error {
 }
 
 // appendInputObject appends the values read from a row as a JSON object.
-func appendInputObject(b []byte, r *Row) []byte {
+func appendInputObject(b []byte, r *tripRow) []byte {
 	b = append(b, `{"PULocationID":`...)
 	b = strconv.AppendInt(b, r.PULocationID, 10)
 	b = append(b, `,"DOLocationID":`...)
@@ -71,7 +71,7 @@ func appendInputObject(b []byte, r *Row) []byte {
 		b = append(b, `,"`...)
 		b = append(b, t.name...)
 		b = append(b, `":`...)
-		if t.micros == NoTime {
+		if t.micros == noTime {
 			b = append(b, "null"...)
 		} else {
 			b = append(b, '"')

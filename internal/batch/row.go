@@ -7,13 +7,13 @@ import (
 	"github.com/taxieta/taxieta/internal/trip"
 )
 
-// NoTime marks a Row time that the input leaves empty. It is the value
+// noTime marks a tripRow time that the input leaves empty. It is the value
 // internal/tlc gives a missing timestamp, which cleaning drops.
-const NoTime int64 = math.MinInt64 / 2
+const noTime int64 = math.MinInt64 / 2
 
-// Row is one trip of a batch: the input values that identify it and that the
+// tripRow is one trip of a batch: the input values that identify it and that the
 // model reads, and, once scored, its estimate.
-type Row struct {
+type tripRow struct {
 	// Index is the row's position in the input, from 0: the row of a TLC
 	// file (the course's ride_id suffix) or, for JSON Lines, the line number
 	// minus one.
@@ -24,7 +24,7 @@ type Row struct {
 	// identifier is derived from Index.
 	RideID string
 	// PickupMicros and DropoffMicros are NYC local wall-clock times in
-	// microseconds since the Unix epoch, NoTime when unknown.
+	// microseconds since the Unix epoch, noTime when unknown.
 	PickupMicros  int64
 	DropoffMicros int64
 	PULocationID  int64
@@ -42,7 +42,7 @@ type Row struct {
 }
 
 // raw is the row as cleaning sees it.
-func (r *Row) raw() trip.Raw {
+func (r *tripRow) raw() trip.Raw {
 	return trip.Raw{
 		PickupMicros: r.PickupMicros, DropoffMicros: r.DropoffMicros,
 		PULocationID: r.PULocationID, DOLocationID: r.DOLocationID, Passengers: r.Passengers,
@@ -50,11 +50,11 @@ func (r *Row) raw() trip.Raw {
 }
 
 // hasPickup reports whether the input gave the pickup time.
-func (r *Row) hasPickup() bool { return r.PickupMicros != NoTime }
+func (r *tripRow) hasPickup() bool { return r.PickupMicros != noTime }
 
 // actualMinutes is the observed duration, when both times are known.
-func (r *Row) actualMinutes() (float64, bool) {
-	if r.PickupMicros == NoTime || r.DropoffMicros == NoTime {
+func (r *tripRow) actualMinutes() (float64, bool) {
+	if r.PickupMicros == noTime || r.DropoffMicros == noTime {
 		return 0, false
 	}
 	return float64(r.DropoffMicros-r.PickupMicros) / 60e6, true
@@ -65,7 +65,7 @@ func (r *Row) actualMinutes() (float64, bool) {
 type rideIDs struct{ prefix string }
 
 // appendID appends r's ride id to b.
-func (ids rideIDs) appendID(b []byte, r *Row) []byte {
+func (ids rideIDs) appendID(b []byte, r *tripRow) []byte {
 	if r.RideID != "" {
 		return append(b, r.RideID...)
 	}
@@ -74,7 +74,7 @@ func (ids rideIDs) appendID(b []byte, r *Row) []byte {
 }
 
 // id returns r's ride id.
-func (ids rideIDs) id(r *Row) string {
+func (ids rideIDs) id(r *tripRow) string {
 	if r.RideID != "" {
 		return r.RideID
 	}

@@ -47,7 +47,7 @@ func FormatOf(path string) (string, error) {
 }
 
 // chunkFunc receives a chunk of rows and hands back an empty buffer for the next.
-type chunkFunc func(rows []Row) ([]Row, error)
+type chunkFunc func(rows []tripRow) ([]tripRow, error)
 
 // source is an input file of trips.
 type source interface {
@@ -66,7 +66,7 @@ type source interface {
 	// name is the file's path, or "stdin".
 	name() string
 	// where names a row for people: "row 12" or "line 13".
-	where(r *Row) string
+	where(r *tripRow) string
 }
 
 // openSource opens path (or stdin for "-") as a source. Opening checks what
@@ -143,10 +143,10 @@ type tlcSource struct {
 	done   atomic.Int64
 }
 
-func (s *tlcSource) name() string        { return s.path }
-func (s *tlcSource) durations() bool     { return true }
-func (s *tlcSource) ids() rideIDs        { return rideIDs{prefix: s.prefix} }
-func (s *tlcSource) where(r *Row) string { return fmt.Sprintf("row %d", r.Index) }
+func (s *tlcSource) name() string            { return s.path }
+func (s *tlcSource) durations() bool         { return true }
+func (s *tlcSource) ids() rideIDs            { return rideIDs{prefix: s.prefix} }
+func (s *tlcSource) where(r *tripRow) string { return fmt.Sprintf("row %d", r.Index) }
 
 func (s *tlcSource) fraction() float64 {
 	if s.total <= 0 {
@@ -156,7 +156,7 @@ func (s *tlcSource) fraction() float64 {
 }
 
 func (s *tlcSource) read(ctx context.Context, fn chunkFunc) error {
-	rows := make([]Row, 0, chunkRows)
+	rows := make([]tripRow, 0, chunkRows)
 	var index int64
 	// fn's errors (a rejected row, a failed write) are returned as they
 	// are, not as errors of reading the file.
@@ -166,7 +166,7 @@ func (s *tlcSource) read(ctx context.Context, fn chunkFunc) error {
 			n := min(len(raws), chunkRows)
 			rows = rows[:n]
 			for i, r := range raws[:n] {
-				rows[i] = Row{
+				rows[i] = tripRow{
 					Index:        index + int64(i),
 					PickupMicros: r.PickupMicros, DropoffMicros: r.DropoffMicros,
 					PULocationID: r.PULocationID, DOLocationID: r.DOLocationID,
