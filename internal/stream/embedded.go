@@ -43,6 +43,13 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT
+	} else {
+		// The server only logs a port it cannot listen on; say it here.
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: %w (is another server on it? use --nats to connect to it)", err)
+		}
+		_ = ln.Close()
 	}
 	if cfg.StoreDir == "" {
 		return nil, fmt.Errorf("embedded nats: a JetStream data directory is required")
@@ -66,13 +73,15 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	srv.Start()
 	// ReadyForConnections does not take a context: poll it in short steps.
+	deadline := time.Now().Add(30 * time.Second)
 	for !srv.ReadyForConnections(100 * time.Millisecond) {
-		if err := ctx.Err(); err != nil {
+		err := ctx.Err()
+		if err == nil && (!srv.Running() || time.Now().After(deadline)) {
+			err = fmt.Errorf("not ready on %s (port in use, or data directory %s unusable?)", cfg.Listen, cfg.StoreDir)
+		}
+		if err != nil {
 			srv.Shutdown()
 			return nil, fmt.Errorf("embedded nats: %w", err)
-		}
-		if !srv.Running() {
-			return nil, fmt.Errorf("embedded nats: server stopped while starting on %s (port in use, or data directory %s unusable?)", cfg.Listen, cfg.StoreDir)
 		}
 	}
 	if !srv.JetStreamEnabled() {
