@@ -44,6 +44,9 @@ done
 step "go test -race"
 go test -race -count=1 ./...
 
+step "batch memory stays flat (needs a build without -race)"
+go test -count=1 -run TestMemoryStaysFlat -v ./internal/batch | grep -E '^(---|ok|FAIL)|RSS|rows'
+
 step "fuzz the decoders (short; longer runs: make fuzz)"
 go test ./internal/model -run '^$' -fuzz FuzzDecode -fuzztime 10s
 go test ./internal/httpapi -run '^$' -fuzz FuzzDecodeTrip -fuzztime 10s
