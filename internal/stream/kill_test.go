@@ -133,7 +133,7 @@ func TestKillAndRestart(t *testing.T) {
 	for _, variant := range []string{"real", "embedded"} {
 		t.Run(variant, func(t *testing.T) {
 			top := testTopologyNames()
-			settings := []string{"--ack-wait", "2s", "--dedup-window", "1m", "--fetch-wait", "200ms"}
+			settings := []string{"--ack-wait", "5s", "--dedup-window", "1m", "--fetch-wait", "200ms"}
 			var url string
 			var host *proc
 			if variant == "real" {

@@ -218,56 +218,108 @@ func (p *processor) run(ctx context.Context, in *nats.Conn, cons jetstream.Consu
 	return p.n.stats(), err
 }
 
+// fetchesOutstanding is how many fetches a process keeps asked for at once,
+// so that the server fills one while the other's messages are processed.
+const fetchesOutstanding = 2
+
 // fetchLoop fetches batches until ctx is cancelled or a fatal error, and
-// processes every message of each batch it asked for. It keeps the next
-// batch asked for while it processes one, so that the server fills it
-// meanwhile.
+// processes every message of each batch it asked for, as they arrive.
 //
 // Fetches are deliberately not tied to ctx: a batch, once asked for, is
 // received in full (at most FetchWait) and processed, so that nothing is
 // left delivered and unacknowledged at exit.
 func (p *processor) fetchLoop(ctx context.Context, cons jetstream.Consumer, pending chan<- inflight) error {
-	fetch := func() (jetstream.MessageBatch, error) {
-		return cons.Fetch(p.cfg.Batch, jetstream.FetchMaxWait(p.cfg.FetchWait))
+	fetchCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var fatal error
+	var fatalOnce sync.Once
+	fail := func(err error) {
+		fatalOnce.Do(func() { fatal = err })
+		stop()
 	}
-	backoff := 50 * time.Millisecond
-	var queued jetstream.MessageBatch
-	for {
-		batch := queued
-		queued = nil
-		var err error
-		if batch == nil {
-			if ctx.Err() != nil {
-				return nil
+	msgs := make(chan jetstream.Msg, p.cfg.Batch)
+	go func() {
+		var batches sync.WaitGroup
+		defer func() {
+			batches.Wait()
+			close(msgs)
+		}()
+		slots := make(chan struct{}, fetchesOutstanding)
+		backoff := newBackoff()
+		for {
+			select {
+			case slots <- struct{}{}:
+			case <-fetchCtx.Done():
+				return
 			}
-			batch, err = fetch()
-		}
-		if err == nil {
-			if ctx.Err() == nil {
-				// A failure here shows again at the next fetch.
-				queued, _ = fetch()
+			if fetchCtx.Err() != nil {
+				return
 			}
-			for msg := range batch.Messages() {
-				p.handle(msg, pending)
+			batch, err := cons.Fetch(p.cfg.Batch, jetstream.FetchMaxWait(p.cfg.FetchWait))
+			if err != nil {
+				<-slots
+				if ferr := p.fatal(err); ferr != nil {
+					fail(ferr)
+					return
+				}
+				p.log.Warn("fetch failed; retrying", "err", err, "retry_in", backoff.next())
+				backoff.wait(fetchCtx)
+				continue
 			}
-			err = batch.Error()
+			backoff.reset()
+			batches.Go(func() {
+				defer func() { <-slots }()
+				for msg := range batch.Messages() {
+					msgs <- msg
+				}
+				if err := batch.Error(); err != nil {
+					if ferr := p.fatal(err); ferr != nil {
+						fail(ferr)
+						return
+					}
+					// Hold the slot a moment, so that failures do not spin.
+					p.log.Warn("fetch failed; retrying", "err", err)
+					select {
+					case <-fetchCtx.Done():
+					case <-time.After(time.Second):
+					}
+				}
+			})
 		}
-		switch {
-		case err == nil:
-			backoff = 50 * time.Millisecond
-			continue
-		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
-			return fmt.Errorf("stream: consumer %s on stream %s is gone: %w", p.cfg.Topology.Durable, p.cfg.Topology.Stream, err)
-		case errors.Is(err, nats.ErrConnectionClosed):
-			return fmt.Errorf("stream: %w", err)
-		}
-		p.log.Warn("fetch failed; retrying", "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
+	}()
+	for msg := range msgs {
+		p.handle(msg, pending)
 	}
+	return fatal
+}
+
+// fatal returns the error to stop with if err means that consuming cannot
+// go on, else nil.
+func (p *processor) fatal(err error) error {
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+		return fmt.Errorf("stream: consumer %s on stream %s is gone: %w", p.cfg.Topology.Durable, p.cfg.Topology.Stream, err)
+	case errors.Is(err, nats.ErrConnectionClosed):
+		return fmt.Errorf("stream: %w", err)
+	}
+	return nil
+}
+
+// backoff is an exponential delay between retries, 50ms to 5s.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{d: 50 * time.Millisecond} }
+
+func (b *backoff) reset()              { b.d = 50 * time.Millisecond }
+func (b *backoff) next() time.Duration { return b.d }
+
+// wait sleeps the current delay (or until ctx is done) and doubles it.
+func (b *backoff) wait(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(b.d):
+	}
+	b.d = min(2*b.d, 5*time.Second)
 }
 
 // handle decodes one event, estimates it and publishes the estimate, or the
