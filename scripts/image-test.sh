@@ -83,7 +83,7 @@ size_mb=$(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1e6 }')
 if awk -v b="$size" -v m="$max_mb" 'BEGIN { exit !(b < m * 1e6) }'; then
   echo "image-test: image size ${size_mb} MB (target < ${max_mb} MB: met)"
 else
-  echo "image-test: WARNING: image size ${size_mb} MB (target < ${max_mb} MB: MISSED)" >&2
+  fail "image size ${size_mb} MB is over the target of ${max_mb} MB"
 fi
 
 # Run it as an operator would: published port on loopback (the host picks a free

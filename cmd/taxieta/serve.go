@@ -73,10 +73,11 @@ func runServe(ctx context.Context, env environment, args []string) error {
 		return usageError{fmt.Errorf("serve: --log-level %q: want debug, info, warn or error", cfg.logLevel)}
 	}
 	var logOut io.Writer = env.stderr
+	flush := func() {}
 	if cfg.logFlush > 0 {
 		buf := logging.NewBufferedWriter(env.stderr, cfg.logFlush)
 		defer buf.Close()
-		logOut = buf
+		logOut, flush = buf, func() { _ = buf.Flush() }
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
 	cfg.api.Version = buildinfo.Version()
@@ -124,13 +125,13 @@ func runServe(ctx context.Context, env environment, args []string) error {
 		defer stop()
 		go follow(fctx)
 	}
-	return listenAndServe(ctx, cfg, api, log, start, first)
+	return listenAndServe(ctx, cfg, api, log, start, first, flush)
 }
 
 // listenAndServe serves until ctx ends, then drains: readiness turns false,
 // the listener closes after the drain delay, and in-flight requests get the
 // grace period to finish.
-func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, log *slog.Logger, start time.Time, lm *serving.Model) error {
+func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, log *slog.Logger, start time.Time, lm *serving.Model, flush func()) error {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("serve: listen on %s: %w", cfg.addr, err)
@@ -148,6 +149,7 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, l
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "model", lm.Name, "model_version", lm.Version, "source", lm.Source,
 		"app_version", buildinfo.Version(), "startup_ms", float64(time.Since(start).Microseconds())/1000)
+	flush() // operators and probes look for this line at once
 
 	select {
 	case err := <-errc:
@@ -156,6 +158,7 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, l
 	}
 	api.Drain()
 	log.Info("draining", "drain_delay", cfg.drainDelay.String(), "grace_period", cfg.grace.String())
+	flush()
 	if cfg.drainDelay > 0 {
 		time.Sleep(cfg.drainDelay)
 	}

@@ -1,3 +1,5 @@
+//go:build !nonatsserver
+
 package stream
 
 import (
@@ -17,17 +19,6 @@ import (
 // more consumers) can connect to it at URL.
 type Embedded struct {
 	srv *server.Server
-}
-
-// EmbeddedConfig says where an embedded server listens and keeps its data.
-type EmbeddedConfig struct {
-	// Listen is host:port for NATS clients; port 0 picks a free port.
-	Listen string
-	// StoreDir is the JetStream data directory, created if missing.
-	StoreDir string
-	// Logger receives the server's warnings and errors; its notices are
-	// logged at debug level.
-	Logger *slog.Logger
 }
 
 // StartEmbedded starts an embedded NATS server with JetStream and waits until
