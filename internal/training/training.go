@@ -41,6 +41,9 @@ var ErrNoData = errors.New("no trips left after cleaning")
 
 // Run trains a model as cfg says.
 func Run(ctx context.Context, cfg Config, r *tlc.Resolver) (*model.Artifact, error) {
+	if _, err := model.NewEstimator(cfg.Kind, nil); err != nil {
+		return nil, err // a wrong kind fails before any data is read
+	}
 	zt, err := LoadZones(cfg.ZoneLookup, cfg.ZoneShapes)
 	if err != nil {
 		return nil, err
