@@ -360,26 +360,8 @@ func (d lineDecoder) pickup(s *scanner, dst *int64) (*fieldError, error) {
 // parseTime reads a local time, or a time with an offset converted to New
 // York local time, as wall-clock microseconds.
 func (d lineDecoder) parseTime(v []byte) (int64, bool) {
-	if len(v) < 19 || len(v) > 40 || (v[10] != ' ' && v[10] != 'T') {
-		return 0, false
-	}
-	str := string(v)
-	if v[10] == ' ' {
-		str = str[:10] + "T" + str[11:]
-	}
-	if t, err := time.Parse("2006-01-02T15:04:05.999999999", str); err == nil {
-		return t.UnixMicro(), true
-	}
-	if d.nyc == nil {
-		return 0, false
-	}
-	t, err := time.Parse(time.RFC3339Nano, str)
-	if err != nil {
-		return 0, false
-	}
-	l := t.In(d.nyc)
-	wall := time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
-	return wall.UnixMicro(), true
+	t, ok := trip.ParseTime(v, d.nyc)
+	return t.UnixMicro(), ok
 }
 
 func truncate(b []byte) string {

@@ -227,20 +227,7 @@ func (d *Decoder) pickup(s *scanner) (time.Time, error) {
 }
 
 func (d *Decoder) parseTime(v []byte) (time.Time, bool) {
-	if len(v) < 19 || len(v) > 40 || (v[10] != ' ' && v[10] != 'T') {
-		return time.Time{}, false
-	}
-	str := string(v)
-	if v[10] == ' ' {
-		str = str[:10] + "T" + str[11:]
-	}
-	if t, err := time.ParseInLocation("2006-01-02T15:04:05.999999999", str, d.nyc); err == nil {
-		return t, true
-	}
-	if t, err := time.Parse(time.RFC3339Nano, str); err == nil {
-		return t.In(d.nyc), true
-	}
-	return time.Time{}, false
+	return trip.ParseTime(v, d.nyc)
 }
 
 // fieldName renders an unexpected key for an error message.
