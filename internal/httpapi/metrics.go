@@ -20,9 +20,6 @@ type metrics struct {
 	latency     *prometheus.HistogramVec // route
 	predictions *prometheus.CounterVec   // model name, version
 	byModel     sync.Map                 // *serving.Model → prometheus.Counter
-	// Swaps and RegistryErrors are for the model manager (serving by reference).
-	Swaps          *prometheus.CounterVec // result
-	RegistryErrors prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, version string, models Models) *metrics {
@@ -90,7 +87,7 @@ func (c *modelInfoCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// statusText caches status code label values.
+// statusLabel renders a status code as a label value, without allocating for the common ones.
 func statusLabel(code int) string {
 	switch code {
 	case 200:

@@ -45,8 +45,8 @@ var (
 // CSV, truncated, missing a column, or a column of the wrong type.
 var ErrFormat = errors.New("not a readable TLC trip file")
 
-// ReadFile streams the trips of one file (parquet, or CSV when the name ends
-// in .csv or .csv.gz is not supported) to fn in batches: one parquet row group
+// ReadFile streams the trips of one file (parquet, or CSV with TLC headers
+// when the name ends in .csv) to fn in batches: one parquet row group
 // at a time, so memory does not grow with the file. The batch slice is reused
 // between calls; fn must not keep it.
 func ReadFile(ctx context.Context, path string, fn func([]trip.Raw) error) error {

@@ -6,7 +6,6 @@ package zones
 import (
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -250,6 +249,3 @@ func (t Table) Boroughs() []string {
 	sort.Strings(out)
 	return out
 }
-
-// ErrNoZones is returned when a model is asked for zones it was built without.
-var ErrNoZones = errors.New("no zone table")
