@@ -14,7 +14,6 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/taxieta/taxieta/internal/tlc"
-	"github.com/taxieta/taxieta/internal/trip"
 )
 
 // chunkRows is the most rows handed through the pipeline at once. A TLC row
@@ -161,20 +160,21 @@ func (s *tlcSource) read(ctx context.Context, fn chunkFunc) error {
 	// fn's errors (a rejected row, a failed write) are returned as they
 	// are, not as errors of reading the file.
 	var fnErr error
-	err := tlc.ReadFile(ctx, s.path, func(raws []trip.Raw) error {
-		for len(raws) > 0 {
-			n := min(len(raws), chunkRows)
+	err := tlc.ReadColumns(ctx, s.path, func(c *tlc.Columns) error {
+		for at := 0; at < c.Len(); at += chunkRows {
+			n := min(c.Len()-at, chunkRows)
 			rows = rows[:n]
-			for i, r := range raws[:n] {
+			pickup, dropoff := c.PickupMicros[at:at+n], c.DropoffMicros[at:at+n]
+			pu, do, pax := c.PULocationID[at:at+n], c.DOLocationID[at:at+n], c.Passengers[at:at+n]
+			for i := range rows {
 				rows[i] = tripRow{
 					Index:        index + int64(i),
-					PickupMicros: r.PickupMicros, DropoffMicros: r.DropoffMicros,
-					PULocationID: r.PULocationID, DOLocationID: r.DOLocationID,
-					Passengers: r.Passengers,
+					PickupMicros: pickup[i], DropoffMicros: dropoff[i],
+					PULocationID: pu[i], DOLocationID: do[i],
+					Passengers: pax[i],
 				}
 			}
 			index += int64(n)
-			raws = raws[n:]
 			if rows, fnErr = fn(rows); fnErr != nil {
 				return fnErr
 			}

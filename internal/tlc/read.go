@@ -45,11 +45,76 @@ var (
 // CSV, truncated, missing a column, or a column of the wrong type.
 var ErrFormat = errors.New("not a readable TLC trip file")
 
+// Columns is a batch of trips held column by column: element i of every
+// slice belongs to trip i. Readers that touch every trip once (scoring a
+// file) read it without building a row per trip; Raw gives one trip as a
+// row.
+type Columns struct {
+	// PickupMicros and DropoffMicros are NYC wall-clock times in
+	// microseconds since the Unix epoch, NullTime when the file leaves
+	// them empty.
+	PickupMicros  []int64
+	DropoffMicros []int64
+	// PULocationID and DOLocationID are the zone ids as stated, 0 when empty.
+	PULocationID []int64
+	DOLocationID []int64
+	// Passengers is the stated passenger count, NaN when empty.
+	Passengers []float64
+}
+
+// NullTime is the time of a trip whose file leaves it empty: far enough
+// from any real time that cleaning drops the trip.
+const NullTime int64 = math.MinInt64 / 2
+
+// Len is the number of trips.
+func (c *Columns) Len() int { return len(c.PULocationID) }
+
+// Raw is trip i as a row.
+func (c *Columns) Raw(i int) trip.Raw {
+	return trip.Raw{
+		PickupMicros: c.PickupMicros[i], DropoffMicros: c.DropoffMicros[i],
+		PULocationID: c.PULocationID[i], DOLocationID: c.DOLocationID[i],
+		Passengers: c.Passengers[i],
+	}
+}
+
+// append adds one trip.
+func (c *Columns) append(r trip.Raw) {
+	c.PickupMicros = append(c.PickupMicros, r.PickupMicros)
+	c.DropoffMicros = append(c.DropoffMicros, r.DropoffMicros)
+	c.PULocationID = append(c.PULocationID, r.PULocationID)
+	c.DOLocationID = append(c.DOLocationID, r.DOLocationID)
+	c.Passengers = append(c.Passengers, r.Passengers)
+}
+
+// resize makes every column n long, reusing its array when large enough.
+func (c *Columns) resize(n int) {
+	c.PickupMicros = grow(c.PickupMicros, n)
+	c.DropoffMicros = grow(c.DropoffMicros, n)
+	c.PULocationID = grow(c.PULocationID, n)
+	c.DOLocationID = grow(c.DOLocationID, n)
+	c.Passengers = grow(c.Passengers, n)
+}
+
 // ReadFile streams the trips of one file (parquet, or CSV with TLC headers
-// when the name ends in .csv) to fn in batches: one parquet row group
-// at a time, so memory does not grow with the file. The batch slice is reused
-// between calls; fn must not keep it.
+// when the name ends in .csv) to fn in batches of rows: one parquet row
+// group at a time, so memory does not grow with the file. The batch slice
+// is reused between calls; fn must not keep it.
 func ReadFile(ctx context.Context, path string, fn func([]trip.Raw) error) error {
+	var rows []trip.Raw
+	return ReadColumns(ctx, path, func(c *Columns) error {
+		rows = slices.Grow(rows[:0], c.Len())
+		for i := range c.Len() {
+			rows = append(rows, c.Raw(i))
+		}
+		return fn(rows)
+	})
+}
+
+// ReadColumns streams the trips of one file as ReadFile does, column by
+// column. The Columns and their slices are reused between calls; fn must
+// not keep them.
+func ReadColumns(ctx context.Context, path string, fn func(*Columns) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("read trips %s: %w", path, err)
@@ -100,11 +165,11 @@ type parquetColumn struct {
 	kind  parquet.Kind
 	// maxDef is the definition level of a present value (0: required column).
 	maxDef int
-	// unit converts a timestamp's stored integer to microseconds.
-	micros func(int64) int64
+	// unit is the unit of a timestamp's stored integer.
+	unit time.Duration
 }
 
-func readParquet(ctx context.Context, r io.ReaderAt, size int64, fn func([]trip.Raw) error) (err error) {
+func readParquet(ctx context.Context, r io.ReaderAt, size int64, fn func(*Columns) error) (err error) {
 	defer func() {
 		// parquet-go panics on some corrupt inputs; a bad file must be an error.
 		if p := recover(); p != nil {
@@ -125,7 +190,7 @@ func readParquet(ctx context.Context, r io.ReaderAt, size int64, fn func([]trip.
 		cols[i] = c
 	}
 	var (
-		batch   []trip.Raw
+		batch   Columns
 		readers = make([]columnReader, len(cols))
 		errs    = make([]error, len(cols))
 	)
@@ -133,25 +198,21 @@ func readParquet(ctx context.Context, r io.ReaderAt, size int64, fn func([]trip.
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n := int(rg.NumRows())
-		if cap(batch) < n {
-			batch = make([]trip.Raw, n)
-		}
-		batch = batch[:n]
+		batch.resize(int(rg.NumRows()))
 		chunks := rg.ColumnChunks()
-		// The columns are independent: decode them side by side. Each
-		// goroutine writes one field of every row, never another's.
+		// The columns are independent: decode them side by side, each
+		// goroutine into its own column.
 		var wg sync.WaitGroup
 		for ci := range cols {
 			wg.Go(func() {
-				errs[ci] = readers[ci].read(chunks[cols[ci].index], cols[ci], ci, batch)
+				errs[ci] = readers[ci].read(chunks[cols[ci].index], cols[ci], ci, &batch)
 			})
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
-		if err := fn(batch); err != nil {
+		if err := fn(&batch); err != nil {
 			return err
 		}
 	}
@@ -177,8 +238,8 @@ func lookupParquet(s *parquet.Schema, spec colSpec) (parquetColumn, error) {
 		case kindTime:
 			switch t.Kind() {
 			case parquet.Int64:
-				c.micros = timestampUnit(t)
-				if c.micros == nil {
+				c.unit = timestampUnit(t)
+				if c.unit == 0 {
 					return c, fmt.Errorf("%w: column %s is INT64 without a timestamp type", ErrFormat, name)
 				}
 			case parquet.Int96:
@@ -197,9 +258,9 @@ func lookupParquet(s *parquet.Schema, spec colSpec) (parquetColumn, error) {
 	return parquetColumn{}, fmt.Errorf("%w: no %s column (want one of %s)", ErrFormat, spec.role, strings.Join(spec.names, ", "))
 }
 
-// timestampUnit returns the conversion of a stored INT64 timestamp to
-// microseconds, or nil when the column is not a timestamp.
-func timestampUnit(t parquet.Type) func(int64) int64 {
+// timestampUnit returns the unit of a stored INT64 timestamp (nanoseconds,
+// microseconds or milliseconds), or 0 when the column is not a timestamp.
+func timestampUnit(t parquet.Type) time.Duration {
 	unit := time.Duration(0)
 	if lt := t.LogicalType(); lt != nil {
 		if ts, ok := lt.Value.(*format.TimestampType); ok && ts.Unit.Value != nil {
@@ -217,41 +278,36 @@ func timestampUnit(t parquet.Type) func(int64) int64 {
 		}
 	}
 	switch unit {
-	case time.Nanosecond:
-		return func(v int64) int64 { return v / 1000 }
-	case time.Microsecond:
-		return func(v int64) int64 { return v }
-	case time.Millisecond:
-		return func(v int64) int64 { return v * 1000 }
+	case time.Nanosecond, time.Microsecond, time.Millisecond:
+		return unit
 	}
-	return nil
+	return 0
 }
 
-// Nulls: a missing time or zone becomes a value the cleaning rules drop
-// (zone 0, a NaN duration); a missing passenger count is NaN, its own category.
-const (
-	nullTime int64 = math.MinInt64 / 2
-	nullZone int64 = 0
-)
+// nullZone is a missing zone id: not a zone, so cleaning drops the trip. A
+// missing time is NullTime; a missing passenger count is NaN, its own
+// category.
+const nullZone int64 = 0
 
 // columnReader decodes one column, page by page, straight from the typed
-// page buffers (no parquet.Value per value). Its scratch slices are reused
-// from row group to row group.
+// page buffers (no parquet.Value per value) into its slice of Columns. Its
+// scratch slices are reused from row group to row group.
 type columnReader struct {
-	ints   []int64
-	floats []float64
-	// conv and convF hold a page's values converted (timestamps to
+	// conv and convF hold a PLAIN page's values converted (timestamps to
 	// microseconds, ids to int64, counts to float64).
 	conv  []int64
 	convF []float64
-	// dictionary of the current column chunk, converted once.
+	// dictionary of the current column chunk, converted once: dictView
+	// is its values as int64, either dictInts or, when they need no
+	// conversion, the dictionary's own.
 	dict      parquet.Dictionary
 	dictInts  []int64
+	dictView  []int64
 	dictFloat []float64
 }
 
-// read decodes column c of one row group into field ci of batch.
-func (cr *columnReader) read(chunk parquet.ColumnChunk, c parquetColumn, ci int, batch []trip.Raw) (err error) {
+// read decodes column c of one row group into column ci of batch.
+func (cr *columnReader) read(chunk parquet.ColumnChunk, c parquetColumn, ci int, batch *Columns) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: column %s: corrupt parquet data: %v", ErrFormat, c.name, p)
@@ -260,6 +316,23 @@ func (cr *columnReader) read(chunk parquet.ColumnChunk, c parquetColumn, ci int,
 	pages := chunk.Pages()
 	defer pages.Close()
 	cr.dict = nil
+	var (
+		ints   []int64
+		floats []float64
+	)
+	switch ci {
+	case 0:
+		ints = batch.PickupMicros
+	case 1:
+		ints = batch.DropoffMicros
+	case 2:
+		ints = batch.PULocationID
+	case 3:
+		ints = batch.DOLocationID
+	default:
+		floats = batch.Passengers
+	}
+	rows := batch.Len()
 	row := 0
 	for {
 		page, err := pages.ReadPage()
@@ -270,120 +343,122 @@ func (cr *columnReader) read(chunk parquet.ColumnChunk, c parquetColumn, ci int,
 			return fmt.Errorf("%w: column %s: %v", ErrFormat, c.name, err)
 		}
 		n := int(page.NumRows())
-		if n > len(batch)-row {
+		if n > rows-row {
 			parquet.Release(page)
 			return fmt.Errorf("%w: column %s has more values than rows", ErrFormat, c.name)
 		}
-		err = cr.decodePage(page, c, ci, batch[row:row+n])
-		parquet.Release(page)
-		if err != nil {
-			return err
-		}
-		row += n
-	}
-	if row != len(batch) {
-		return fmt.Errorf("%w: column %s has %d values for %d rows", ErrFormat, c.name, row, len(batch))
-	}
-	return nil
-}
-
-// decodePage stores one page's values in field ci of rows.
-func (cr *columnReader) decodePage(page parquet.Page, c parquetColumn, ci int, rows []trip.Raw) error {
-	var levels []byte
-	if c.maxDef > 0 {
-		levels = page.DefinitionLevels()
-		if len(levels) != len(rows) {
-			return fmt.Errorf("%w: column %s: page has %d definition levels for %d rows", ErrFormat, c.name, len(levels), len(rows))
-		}
-	}
-	data := page.Data()
-	var idx []int32 // with a dictionary, the page holds indexes (none if all null)
-	indexed := false
-	if d := page.Dictionary(); d != nil {
-		indexed = true
-		idx = data.Int32()
-		if d != cr.dict {
-			cr.dict = d
-			cr.loadDictionary(d.Page().Data(), c, ci)
-		}
-	}
-	if ci == 4 { // passenger count: float64
-		cr.floats = grow(cr.floats, len(rows))
-		var err error
-		if indexed {
-			err = expand(cr.floats, levels, byte(c.maxDef), cr.dictFloat, true, idx, math.NaN())
+		if floats != nil {
+			err = cr.decodeFloats(page, c, floats[row:row+n])
 		} else {
-			cr.convF = convertFloats(data, c, cr.convF[:0])
-			err = expand(cr.floats, levels, byte(c.maxDef), cr.convF, false, nil, math.NaN())
+			err = cr.decodeInts(page, c, ci, ints[row:row+n])
 		}
+		parquet.Release(page)
 		if err != nil {
 			return fmt.Errorf("%w: column %s: %v", ErrFormat, c.name, err)
 		}
-		for i := range rows {
-			rows[i].Passengers = cr.floats[i]
-		}
-		return nil
+		row += n
 	}
-	null := nullZone
-	if ci <= 1 {
-		null = nullTime
-	}
-	cr.ints = grow(cr.ints, len(rows))
-	var err error
-	if indexed {
-		err = expand(cr.ints, levels, byte(c.maxDef), cr.dictInts, true, idx, null)
-	} else {
-		cr.conv = convertInts(data, c, ci, cr.conv[:0])
-		err = expand(cr.ints, levels, byte(c.maxDef), cr.conv, false, nil, null)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: column %s: %v", ErrFormat, c.name, err)
-	}
-	switch ci {
-	case 0:
-		for i := range rows {
-			rows[i].PickupMicros = cr.ints[i]
-		}
-	case 1:
-		for i := range rows {
-			rows[i].DropoffMicros = cr.ints[i]
-		}
-	case 2:
-		for i := range rows {
-			rows[i].PULocationID = cr.ints[i]
-		}
-	case 3:
-		for i := range rows {
-			rows[i].DOLocationID = cr.ints[i]
-		}
+	if row != rows {
+		return fmt.Errorf("%w: column %s has %d values for %d rows", ErrFormat, c.name, row, rows)
 	}
 	return nil
 }
 
-// loadDictionary converts a dictionary's values once, so that each indexed
-// value is a plain lookup.
-func (cr *columnReader) loadDictionary(values encoding.Values, c parquetColumn, ci int) {
-	if ci == 4 {
-		cr.dictFloat = convertFloats(values, c, cr.dictFloat[:0])
-		return
+// pageValues returns a page's definition levels (nil for a required
+// column) and, when the page is dictionary-encoded, its indexes; a new
+// dictionary is converted with load first.
+func (cr *columnReader) pageValues(page parquet.Page, c parquetColumn, rows int, load func(encoding.Values)) (levels []byte, indexed bool, idx []int32, err error) {
+	if c.maxDef > 0 {
+		levels = page.DefinitionLevels()
+		if len(levels) != rows {
+			return nil, false, nil, fmt.Errorf("page has %d definition levels for %d rows", len(levels), rows)
+		}
 	}
-	cr.dictInts = convertInts(values, c, ci, cr.dictInts[:0])
+	if d := page.Dictionary(); d != nil {
+		// The page holds indexes (none if all values are null).
+		if d != cr.dict {
+			cr.dict = d
+			load(d.Page().Data())
+		}
+		data := page.Data()
+		return levels, true, data.Int32(), nil
+	}
+	return levels, false, nil, nil
+}
+
+// decodeInts stores one page of a time or zone column in dst, one value a row.
+func (cr *columnReader) decodeInts(page parquet.Page, c parquetColumn, ci int, dst []int64) error {
+	levels, indexed, idx, err := cr.pageValues(page, c, len(dst), func(v encoding.Values) {
+		if as, ok := int64sAsIs(v, c); ok {
+			cr.dictView = as
+			return
+		}
+		cr.dictInts = convertInts(v, c, cr.dictInts[:0])
+		cr.dictView = cr.dictInts
+	})
+	if err != nil {
+		return err
+	}
+	null := nullZone
+	if ci <= 1 {
+		null = NullTime
+	}
+	if indexed {
+		return expand(dst, levels, byte(c.maxDef), cr.dictView, true, idx, null)
+	}
+	values, ok := int64sAsIs(page.Data(), c)
+	if !ok {
+		cr.conv = convertInts(page.Data(), c, cr.conv[:0])
+		values = cr.conv
+	}
+	return expand(dst, levels, byte(c.maxDef), values, false, nil, null)
+}
+
+// decodeFloats stores one page of the passenger count in dst, one value a row.
+func (cr *columnReader) decodeFloats(page parquet.Page, c parquetColumn, dst []float64) error {
+	levels, indexed, idx, err := cr.pageValues(page, c, len(dst), func(v encoding.Values) {
+		cr.dictFloat = convertFloats(v, c, cr.dictFloat[:0])
+	})
+	if err != nil {
+		return err
+	}
+	if indexed {
+		return expand(dst, levels, byte(c.maxDef), cr.dictFloat, true, idx, math.NaN())
+	}
+	cr.convF = convertFloats(page.Data(), c, cr.convF[:0])
+	return expand(dst, levels, byte(c.maxDef), cr.convF, false, nil, math.NaN())
+}
+
+// int64sAsIs returns the values of a time or zone column as they are
+// stored when they need no conversion: INT64 zone ids, or INT64 times in
+// microseconds. The slice is the page's or dictionary's own memory.
+func int64sAsIs(values encoding.Values, c parquetColumn) ([]int64, bool) {
+	if c.kind != parquet.Int64 || (c.unit != 0 && c.unit != time.Microsecond) {
+		return nil, false
+	}
+	return values.Int64(), true
 }
 
 // convertInts appends the page values of a time or zone column to dst as
 // int64 (microseconds for times).
-func convertInts(values encoding.Values, c parquetColumn, ci int, dst []int64) []int64 {
+func convertInts(values encoding.Values, c parquetColumn, dst []int64) []int64 {
 	switch c.kind {
 	case parquet.Int64:
 		v := values.Int64()
 		dst = slices.Grow(dst, len(v))
-		if ci <= 1 { // a time
+		switch c.unit {
+		case time.Nanosecond:
 			for _, x := range v {
-				dst = append(dst, c.micros(x))
+				dst = append(dst, x/1000)
 			}
-			return dst
+		case time.Millisecond:
+			for _, x := range v {
+				dst = append(dst, x*1000)
+			}
+		default: // microseconds, or a zone id
+			dst = append(dst, v...)
 		}
-		return append(dst, v...)
+		return dst
 	case parquet.Int96:
 		for _, x := range values.Int96() {
 			dst = append(dst, int96Micros(x))
@@ -512,7 +587,7 @@ func floatToInt(f float64) int64 {
 // CSV time layouts the TLC and common exports use.
 var csvTimeLayouts = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "01/02/2006 03:04:05 PM", "2006-01-02 15:04:05.999999"}
 
-func readCSV(ctx context.Context, r io.Reader, fn func([]trip.Raw) error) error {
+func readCSV(ctx context.Context, r io.Reader, fn func(*Columns) error) error {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -537,7 +612,7 @@ func readCSV(ctx context.Context, r io.Reader, fn func([]trip.Raw) error) error 
 			return fmt.Errorf("%w: no %s column (want one of %s)", ErrFormat, s.role, strings.Join(s.names, ", "))
 		}
 	}
-	batch := make([]trip.Raw, 0, 4096)
+	var batch Columns
 	line := 1
 	for {
 		rec, err := cr.Read()
@@ -567,19 +642,19 @@ func readCSV(ctx context.Context, r io.Reader, fn func([]trip.Raw) error) error 
 				return fmt.Errorf("%w: line %d: passenger_count: %v", ErrFormat, line, err)
 			}
 		}
-		batch = append(batch, raw)
-		if len(batch) == BatchSize {
+		batch.append(raw)
+		if batch.Len() == BatchSize {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := fn(batch); err != nil {
+			if err := fn(&batch); err != nil {
 				return err
 			}
-			batch = batch[:0]
+			batch.resize(0)
 		}
 	}
-	if len(batch) > 0 {
-		return fn(batch)
+	if batch.Len() > 0 {
+		return fn(&batch)
 	}
 	return nil
 }
@@ -587,7 +662,7 @@ func readCSV(ctx context.Context, r io.Reader, fn func([]trip.Raw) error) error 
 func csvTime(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return math.MinInt64 / 2, nil
+		return NullTime, nil
 	}
 	for _, l := range csvTimeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
