@@ -7,27 +7,39 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/encoding/delta"
 	"github.com/parquet-go/parquet-go/encoding/rle"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/taxieta/taxieta/internal/buildinfo"
+	"github.com/taxieta/taxieta/internal/trip"
 )
 
 // The parquet output is written by a writer made for its one schema:
 // parquet-go's general writer builds a parquet.Value per cell and took two
 // thirds of a run; here each column is encoded from the rows straight into
-// PLAIN pages (definition levels RLE, the model columns a one-value
-// dictionary), compressed with snappy where it pays (ids, zones, counts),
-// with min/max statistics for the
-// numeric columns. The file is parquet format version 1 with v1 data pages,
-// which every reader reads; parquet-go's own metadata types and thrift
-// encoder write the headers and the footer.
+// pages, in the encoding that suits its values:
+//   - ride_id DELTA_BYTE_ARRAY: consecutive ids share all but their last
+//     digits, so a row costs about two bytes, and no compression is needed;
+//   - the zones RLE_DICTIONARY over a fixed dictionary of every zone id,
+//     nine bits a row;
+//   - the model's name and version RLE_DICTIONARY over a one-value
+//     dictionary, a few bytes a page;
+//   - the rest PLAIN, with the passenger count (few distinct values)
+//     compressed with snappy.
+//
+// Definition levels are RLE; the numeric columns have min/max statistics.
+// The file is parquet format version 1 with v1 data pages, which every
+// reader reads; parquet-go's own metadata types, thrift encoder and
+// DELTA_BYTE_ARRAY and RLE encoders write the rest.
 
 // Output column indexes, in the order of OutputColumns.
 const (
@@ -59,33 +71,62 @@ type columnSpec struct {
 	optional  bool
 	text      bool // UTF-8 string
 	timestamp bool // TIMESTAMP(MICROS), not adjusted to UTC: NYC wall-clock time
-	dict      bool // a one-value dictionary (the model's name or version)
-	// raw leaves the column uncompressed: snappy saves nothing on the
-	// estimates' float bits and a fifth at most on timestamps and minutes,
-	// for a third of the encoding time.
-	raw bool
+	// encoding of the data pages: format.Plain, format.DeltaByteArray, or
+	// format.RLEDictionary (the dictionary is dictionaryValues').
+	encoding format.Encoding
+	// snappy compresses the pages. It pays only on the passenger count:
+	// on the other columns it saves nothing (the estimates' float bits)
+	// or a fifth at most (times, minutes) for a third of the encoding time.
+	snappy bool
 }
 
 var outputColumns = [numColumns]columnSpec{
-	colRideID:       {typ: format.ByteArray, text: true},
-	colPickup:       {typ: format.Int64, optional: true, timestamp: true, raw: true},
-	colPU:           {typ: format.Int32},
-	colDO:           {typ: format.Int32},
-	colPassengers:   {typ: format.Double, optional: true},
-	colActual:       {typ: format.Double, optional: true, raw: true},
-	colPredicted:    {typ: format.Float, raw: true},
-	colLow:          {typ: format.Float, raw: true},
-	colHigh:         {typ: format.Float, raw: true},
-	colModelName:    {typ: format.ByteArray, text: true, dict: true},
-	colModelVersion: {typ: format.ByteArray, text: true, dict: true},
+	colRideID:       {typ: format.ByteArray, text: true, encoding: format.DeltaByteArray},
+	colPickup:       {typ: format.Int64, optional: true, timestamp: true},
+	colPU:           {typ: format.Int32, encoding: format.RLEDictionary},
+	colDO:           {typ: format.Int32, encoding: format.RLEDictionary},
+	colPassengers:   {typ: format.Double, optional: true, snappy: true},
+	colActual:       {typ: format.Double, optional: true},
+	colPredicted:    {typ: format.Float},
+	colLow:          {typ: format.Float},
+	colHigh:         {typ: format.Float},
+	colModelName:    {typ: format.ByteArray, text: true, encoding: format.RLEDictionary},
+	colModelVersion: {typ: format.ByteArray, text: true, encoding: format.RLEDictionary},
 }
 
-// columnGroups split the columns in two of about equal cost, encoded side
-// by side on two cores.
-var columnGroups = [2][]int{
-	{colRideID, colPickup, colPU, colDO, colPassengers},
-	{colActual, colPredicted, colLow, colHigh, colModelName, colModelVersion},
+// zoneBitWidth is the bit width of a zone's index in the zone dictionary.
+var zoneBitWidth = bits.Len(uint(trip.MaxZone - 1))
+
+// dictionaryValues is the dictionary page body of a dictionary-encoded
+// column, PLAIN-encoded, and the number of values in it: every zone id
+// (the index of zone z is z-1), or the model's name or version.
+func (p *parquetWriter) dictionaryValues(ci int) ([]byte, int) {
+	le := binary.LittleEndian
+	switch ci {
+	case colPU, colDO:
+		b := make([]byte, 0, 4*trip.MaxZone)
+		for z := 1; z <= trip.MaxZone; z++ {
+			b = le.AppendUint32(b, uint32(z))
+		}
+		return b, trip.MaxZone
+	case colModelName:
+		return append(le.AppendUint32(nil, uint32(len(p.meta.modelName))), p.meta.modelName...), 1
+	default:
+		return append(le.AppendUint32(nil, uint32(len(p.meta.modelVersion))), p.meta.modelVersion...), 1
+	}
 }
+
+// encodeOrder lists the columns from the costliest to encode to the
+// cheapest, the order in which the encoders take them: the ids (formatted
+// and compressed) first, the uncompressed floats last, so that both
+// encoders finish a page at about the same time.
+var encodeOrder = [numColumns]int{
+	colRideID, colPassengers, colPU, colDO, colActual, colPickup,
+	colPredicted, colLow, colHigh, colModelName, colModelVersion,
+}
+
+// encoders is how many goroutines encode the columns of a page.
+const encoders = 2
 
 // chunkWriter accumulates one column's pages for the current row group.
 type chunkWriter struct {
@@ -100,9 +141,22 @@ type chunkWriter struct {
 	hasBounds          bool
 	minInt, maxInt     int64
 	minFloat, maxFloat float64
-	// scratch, reused from page to page
-	defs                              []uint8 // definition levels, one per row
-	body, levels, encoded, compressed []byte
+}
+
+// pageScratch is an encoder's working memory, reused from page to page and
+// column to column: one set an encoder, not one a column, keeps the
+// memory a run touches small.
+type pageScratch struct {
+	defs    []uint8 // definition levels, one per row
+	encoded []byte  // the values
+	levels  []byte  // the definition levels, encoded
+	body    []byte  // levels and values, as the page stores them uncompressed
+	// compressed is body compressed with snappy.
+	compressed []byte
+	ids        []byte   // the page's ride ids, end to end
+	offsets    []uint32 // where each id starts in ids, and the end
+	zones      []int32  // the page's zone indexes
+	packed     []byte   // the zone indexes, bit-packed
 }
 
 // parquetWriter writes the output schema to a parquet file.
@@ -110,7 +164,9 @@ type parquetWriter struct {
 	w         *bufio.Writer
 	offset    int64
 	meta      outputMeta
+	ids       idCounter // renders the ride_id column
 	chunks    [numColumns]chunkWriter
+	scratch   [encoders]pageScratch
 	inGroup   int64 // rows in the current row group
 	rowGroups []format.RowGroup
 	rows      int64
@@ -121,7 +177,7 @@ type parquetWriter struct {
 const magic = "PAR1"
 
 func newParquetWriter(w io.Writer, meta outputMeta) (*parquetWriter, error) {
-	p := &parquetWriter{w: bufio.NewWriterSize(w, 256<<10), meta: meta}
+	p := &parquetWriter{w: bufio.NewWriterSize(w, 256<<10), meta: meta, ids: idCounter{ids: meta.ids}}
 	if err := p.put([]byte(magic)); err != nil {
 		return nil, err
 	}
@@ -150,38 +206,38 @@ func (p *parquetWriter) write(rows []tripRow) error {
 	return nil
 }
 
-// writePage encodes rows as one data page of every column, the two
-// groups of columns side by side.
+// writePage encodes rows as one data page of every column, the columns
+// shared out among the encoders as each becomes free.
 func (p *parquetWriter) writePage(rows []tripRow) error {
 	var (
 		wg   sync.WaitGroup
-		errs [len(columnGroups)]error
+		next atomic.Int32 // the next column to take, in encodeOrder
+		errs [numColumns]error
 	)
-	for g := 1; g < len(columnGroups); g++ {
-		wg.Go(func() { errs[g] = p.encodeColumns(columnGroups[g], rows) })
+	encode := func(s *pageScratch) {
+		for k := int(next.Add(1)) - 1; k < numColumns; k = int(next.Add(1)) - 1 {
+			ci := encodeOrder[k]
+			if err := p.encodePage(ci, rows, s); err != nil {
+				errs[ci] = fmt.Errorf("column %s: %w", columnNames[ci], err)
+			}
+		}
 	}
-	errs[0] = p.encodeColumns(columnGroups[0], rows)
+	for e := 1; e < encoders; e++ {
+		wg.Go(func() { encode(&p.scratch[e]) })
+	}
+	encode(&p.scratch[0])
 	wg.Wait()
 	p.inGroup += int64(len(rows))
 	p.rows += int64(len(rows))
 	return errors.Join(errs[:]...)
 }
 
-func (p *parquetWriter) encodeColumns(cols []int, rows []tripRow) error {
-	for _, ci := range cols {
-		if err := p.encodePage(ci, rows); err != nil {
-			return fmt.Errorf("column %s: %w", columnNames[ci], err)
-		}
-	}
-	return nil
-}
-
-// encodePage appends one data page of column ci to its chunk.
-func (p *parquetWriter) encodePage(ci int, rows []tripRow) error {
+// encodePage appends one data page of column ci to its chunk, working in s.
+func (p *parquetWriter) encodePage(ci int, rows []tripRow, s *pageScratch) error {
 	c := &p.chunks[ci]
 	spec := &outputColumns[ci]
 	le := binary.LittleEndian
-	levels := slices.Grow(c.defs[:0], len(rows))
+	levels := slices.Grow(s.defs[:0], len(rows))
 	width := 8 // bytes a value, at most
 	switch spec.typ {
 	case format.Int32, format.Float:
@@ -189,18 +245,22 @@ func (p *parquetWriter) encodePage(ci int, rows []tripRow) error {
 	case format.ByteArray:
 		width = 4 + len(p.meta.ids.prefix) + 20
 	}
-	v := slices.Grow(c.encoded[:0], len(rows)*width)
+	v := slices.Grow(s.encoded[:0], len(rows)*width)
 	nulls := 0
 	// Bounds of this page's values, merged into the chunk's at the end.
 	ilo, ihi := int64(math.MaxInt64), int64(math.MinInt64)
 	flo, fhi := math.Inf(1), math.Inf(-1)
 	switch ci {
 	case colRideID:
+		ids, offsets := s.ids[:0], append(s.offsets[:0], 0)
 		for i := range rows {
-			at := len(v)
-			v = append(v, 0, 0, 0, 0)
-			v = p.meta.ids.appendID(v, &rows[i])
-			le.PutUint32(v[at:], uint32(len(v)-at-4))
+			ids = p.ids.append(ids, &rows[i])
+			offsets = append(offsets, uint32(len(ids)))
+		}
+		s.ids, s.offsets = ids, offsets
+		var err error
+		if v, err = new(delta.ByteArrayEncoding).EncodeByteArray(v, ids, offsets); err != nil {
+			return err
 		}
 	case colPickup:
 		for i := range rows {
@@ -214,15 +274,25 @@ func (p *parquetWriter) encodePage(ci int, rows []tripRow) error {
 			}
 		}
 	case colPU, colDO:
+		zones := s.zones[:0]
 		for i := range rows {
 			x := rows[i].PULocationID
 			if ci == colDO {
 				x = rows[i].DOLocationID
 			}
-			x = int64(int32(x))
-			v = le.AppendUint32(v, uint32(x))
+			if !trip.ValidZone(x) { // scoring sets such rows aside
+				return fmt.Errorf("zone id %d of row %d is not in the zone dictionary", x, rows[i].Index)
+			}
+			zones = append(zones, int32(x-1))
 			ilo, ihi = min(ilo, x), max(ihi, x)
 		}
+		s.zones = zones
+		var err error
+		if s.packed, err = (&rle.Encoding{BitWidth: zoneBitWidth}).EncodeInt32(s.packed[:0], zones); err != nil {
+			return err
+		}
+		v = append(v, byte(zoneBitWidth))
+		v = append(v, s.packed...)
 	case colPassengers:
 		for i := range rows {
 			if x := rows[i].Passengers; !math.IsNaN(x) {
@@ -269,30 +339,26 @@ func (p *parquetWriter) encodePage(ci int, rows []tripRow) error {
 	if flo <= fhi { // false too when a NaN crept in: no bounds then
 		c.boundFloats(flo, fhi)
 	}
-	c.encoded, c.defs = v, levels
-	body := slices.Grow(c.body[:0], len(v)+len(rows)/4+16)
+	s.encoded, s.defs = v, levels
+	body := slices.Grow(s.body[:0], len(v)+len(rows)/4+16)
 	if spec.optional {
 		var err error
-		if c.levels, err = (&rle.Encoding{BitWidth: 1}).EncodeLevels(c.levels[:0], levels); err != nil {
+		if s.levels, err = (&rle.Encoding{BitWidth: 1}).EncodeLevels(s.levels[:0], levels); err != nil {
 			return err
 		}
-		body = le.AppendUint32(body, uint32(len(c.levels)))
-		body = append(body, c.levels...)
+		body = le.AppendUint32(body, uint32(len(s.levels)))
+		body = append(body, s.levels...)
 	}
 	body = append(body, v...)
-	c.body = body
-	enc := format.Plain
-	if spec.dict {
-		enc = format.RLEDictionary
-	}
+	s.body = body
 	err := c.appendPage(format.PageHeader{
 		Type: format.DataPage,
 		DataPageHeader: thrift.New(format.DataPageHeader{
-			NumValues: int32(len(rows)), Encoding: enc,
+			NumValues: int32(len(rows)), Encoding: spec.encoding,
 			DefinitionLevelEncoding: format.RLE, RepetitionLevelEncoding: format.RLE,
 			Statistics: format.Statistics{NullCount: int64(nulls)},
 		}),
-	}, body, spec.raw)
+	}, body, spec.snappy, s)
 	c.values += int64(len(rows))
 	c.nulls += int64(nulls)
 	return err
@@ -316,13 +382,13 @@ func (c *chunkWriter) boundFloats(lo, hi float64) {
 	c.minFloat, c.maxFloat = min(c.minFloat, lo), max(c.maxFloat, hi)
 }
 
-// appendPage compresses body (unless raw) and appends it with its header
-// to the chunk.
-func (c *chunkWriter) appendPage(h format.PageHeader, body []byte, raw bool) error {
+// appendPage compresses body (with snappy, in s) and appends it with its
+// header to the chunk.
+func (c *chunkWriter) appendPage(h format.PageHeader, body []byte, snappy bool, s *pageScratch) error {
 	stored := body
-	if !raw {
-		c.compressed = s2.EncodeSnappy(c.compressed[:cap(c.compressed)], body)
-		stored = c.compressed
+	if snappy {
+		s.compressed = s2.EncodeSnappy(s.compressed[:cap(s.compressed)], body)
+		stored = s.compressed
 	}
 	h.UncompressedPageSize = int32(len(body))
 	h.CompressedPageSize = int32(len(stored))
@@ -339,10 +405,10 @@ func (c *chunkWriter) appendPage(h format.PageHeader, body []byte, raw bool) err
 
 // codec is the compression of a column.
 func (s *columnSpec) codec() format.CompressionCodec {
-	if s.raw {
-		return format.Uncompressed
+	if s.snappy {
+		return format.Snappy
 	}
-	return format.Snappy
+	return format.Uncompressed
 }
 
 // flushRowGroup writes the current row group's column chunks, one after
@@ -364,19 +430,14 @@ func (p *parquetWriter) flushRowGroup() error {
 			Statistics:   format.Statistics{NullCount: c.nulls},
 		}
 		var dictUncompressed int64
-		if spec.dict {
+		if spec.encoding == format.RLEDictionary {
 			// The dictionary page, written before the data pages.
-			value := p.meta.modelName
-			if ci == colModelVersion {
-				value = p.meta.modelVersion
-			}
 			var d chunkWriter
-			body := binary.LittleEndian.AppendUint32(nil, uint32(len(value)))
-			body = append(body, value...)
+			body, n := p.dictionaryValues(ci)
 			if err := d.appendPage(format.PageHeader{
 				Type:                 format.DictionaryPage,
-				DictionaryPageHeader: thrift.New(format.DictionaryPageHeader{NumValues: 1, Encoding: format.Plain}),
-			}, body, spec.raw); err != nil {
+				DictionaryPageHeader: thrift.New(format.DictionaryPageHeader{NumValues: int32(n), Encoding: format.Plain}),
+			}, body, spec.snappy, &p.scratch[0]); err != nil {
 				return err
 			}
 			if err := p.put(d.pages[0]); err != nil {
@@ -386,7 +447,7 @@ func (p *parquetWriter) flushRowGroup() error {
 			dictUncompressed = d.uncompressed
 			md.Encoding = []format.Encoding{format.Plain, format.RLEDictionary}
 		} else {
-			md.Encoding = []format.Encoding{format.Plain}
+			md.Encoding = []format.Encoding{spec.encoding}
 		}
 		if spec.optional {
 			md.Encoding = append(md.Encoding, format.RLE)
@@ -406,7 +467,7 @@ func (p *parquetWriter) flushRowGroup() error {
 		rg.TotalByteSize += md.TotalUncompressedSize
 		rg.TotalCompressedSize += md.TotalCompressedSize
 		clear(c.pages)
-		*c = chunkWriter{pages: c.pages[:0], defs: c.defs, body: c.body, levels: c.levels, encoded: c.encoded, compressed: c.compressed}
+		*c = chunkWriter{pages: c.pages[:0]}
 	}
 	p.rowGroups = append(p.rowGroups, rg)
 	p.inGroup = 0
