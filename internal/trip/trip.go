@@ -52,8 +52,25 @@ func HourOfWeek(t time.Time) int {
 	if t.IsZero() {
 		return -1
 	}
+	if t.Location() == time.UTC {
+		// Trip times carry NYC wall-clock time as UTC: count hours
+		// from a Monday midnight instead of asking the calendar twice,
+		// which scoring a file does for every trip.
+		const monday = 4 * 24 // 1970-01-05 00:00 UTC, in hours since the epoch
+		h := floorDiv(t.Unix(), 3600) - monday
+		return int(h - floorDiv(h, 168)*168)
+	}
 	wd := (int(t.Weekday()) + 6) % 7 // Monday = 0
 	return wd*24 + t.Hour()
+}
+
+// floorDiv is a/b rounded down (b > 0), for times before 1970 too.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
 
 // ValidZone reports whether id is a TLC zone id.
