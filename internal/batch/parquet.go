@@ -153,8 +153,10 @@ type pageScratch struct {
 	body    []byte  // levels and values, as the page stores them uncompressed
 	// compressed is body compressed with snappy.
 	compressed []byte
-	ids        []byte   // the page's ride ids, end to end
+	ids        []byte   // the page's ride ids end to end, or their suffixes
 	offsets    []uint32 // where each id starts in ids, and the end
+	prefixes   []int32  // each id's prefix length
+	lengths    []int32  // each id's suffix length
 	zones      []int32  // the page's zone indexes
 	packed     []byte   // the zone indexes, bit-packed
 }
@@ -252,6 +254,27 @@ func (p *parquetWriter) encodePage(ci int, rows []tripRow, s *pageScratch) error
 	flo, fhi := math.Inf(1), math.Inf(-1)
 	switch ci {
 	case colRideID:
+		var (
+			prefixes, lengths = s.prefixes[:0], s.lengths[:0]
+			ok                bool
+		)
+		prefixes, lengths, s.ids, ok = p.ids.deltas(rows, prefixes, lengths, s.ids[:0])
+		if ok {
+			// DELTA_BYTE_ARRAY: the prefix lengths and the suffix lengths,
+			// each DELTA_BINARY_PACKED, then the suffixes.
+			s.prefixes, s.lengths = prefixes, lengths
+			var err error
+			for _, ns := range [2][]int32{prefixes, lengths} {
+				if s.packed, err = new(delta.BinaryPackedEncoding).EncodeInt32(s.packed[:0], ns); err != nil {
+					return err
+				}
+				v = append(v, s.packed...)
+			}
+			v = append(v, s.ids...)
+			break
+		}
+		// Ids of the input's own: parquet-go compares each with the one
+		// before.
 		ids, offsets := s.ids[:0], append(s.offsets[:0], 0)
 		for i := range rows {
 			ids = p.ids.append(ids, &rows[i])

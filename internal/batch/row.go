@@ -88,9 +88,10 @@ func (ids rideIDs) id(r *tripRow) string {
 type idCounter struct {
 	ids rideIDs
 	// last is the prefix and digits of index, the last id made from an
-	// index; empty before the first.
-	last  []byte
-	index int64
+	// index; empty before the first. prev is the one before, when the
+	// index jumped.
+	last, prev []byte
+	index      int64
 }
 
 // append appends r's ride id to b, as rideIDs.appendID does.
@@ -98,26 +99,66 @@ func (c *idCounter) append(b []byte, r *tripRow) []byte {
 	if r.RideID != "" {
 		return append(b, r.RideID...)
 	}
-	if len(c.last) == 0 || r.Index != c.index+1 || r.Index <= 0 {
-		c.last = strconv.AppendInt(append(c.last[:0], c.ids.prefix...), r.Index, 10)
-	} else {
-		c.increment()
-	}
-	c.index = r.Index
+	c.next(r)
 	return append(b, c.last...)
 }
 
-// increment adds one to the decimal digits after the prefix.
-func (c *idCounter) increment() {
+// next makes c.last r's id (r has no id of its own) and returns how many
+// leading bytes it shares with the id before it.
+func (c *idCounter) next(r *tripRow) int {
+	if len(c.last) == 0 || r.Index != c.index+1 || r.Index <= 0 {
+		c.prev = append(c.prev[:0], c.last...)
+		c.last = strconv.AppendInt(append(c.last[:0], c.ids.prefix...), r.Index, 10)
+		c.index = r.Index
+		n := min(len(c.prev), len(c.last))
+		for i := range n {
+			if c.prev[i] != c.last[i] {
+				return i
+			}
+		}
+		return n
+	}
+	c.index = r.Index
+	return c.increment()
+}
+
+// increment adds one to the decimal digits after the prefix and returns
+// the position of the first digit it changed.
+func (c *idCounter) increment() int {
 	first := len(c.ids.prefix)
 	for i := len(c.last) - 1; i >= first; i-- {
 		if c.last[i] != '9' {
 			c.last[i]++
-			return
+			return i
 		}
 		c.last[i] = '0'
 	}
 	// All nines became zeros: one digit more, a leading 1.
 	c.last = append(c.last, '0')
 	c.last[first] = '1'
+	return first
+}
+
+// deltas appends the DELTA_BYTE_ARRAY parts of a page of rows' ids: for
+// each id, the length of the prefix it shares with the id before it in
+// the page (0 for the first) and of the rest, and the rest's bytes. A
+// counted-up id shares all but the digits the count changed, so nothing
+// is compared. ok is false, and nothing is appended, when a row has an
+// id of its own.
+func (c *idCounter) deltas(rows []tripRow, prefixes, lengths []int32, suffixes []byte) (_, _ []int32, _ []byte, ok bool) {
+	for i := range rows {
+		if rows[i].RideID != "" {
+			return prefixes, lengths, suffixes, false
+		}
+	}
+	for i := range rows {
+		shared := c.next(&rows[i])
+		if i == 0 {
+			shared = 0
+		}
+		prefixes = append(prefixes, int32(shared))
+		lengths = append(lengths, int32(len(c.last)-shared))
+		suffixes = append(suffixes, c.last[shared:]...)
+	}
+	return prefixes, lengths, suffixes, true
 }
