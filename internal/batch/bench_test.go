@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -90,4 +91,46 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkParquetWriter encodes a real month's scored rows as the parquet
+// output, to io.Discard: the writer's share of a run, apart from the
+// reading and the disk.
+func BenchmarkParquetWriter(b *testing.B) {
+	a := testModel(b)
+	in := dataFile(b, "green_tripdata_2021-01.parquet")
+	c, err := options(a, in, "-").check()
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, err := openSource(in, nil, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &pipeline{cfg: &c}
+	var rows []tripRow
+	err = src.read(context.Background(), func(chunk []tripRow) ([]tripRow, error) {
+		p.score(chunk)
+		rows = append(rows, chunk...)
+		return chunk[:0], nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	meta := outputMeta{ids: src.ids(), modelName: a.Name, modelVersion: "test-version", input: in}
+	for b.Loop() {
+		w, err := newParquetWriter(io.Discard, meta)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for chunk := range slices.Chunk(rows, chunkRows) {
+			if err := w.write(chunk); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(rows)), "ns/row")
 }
