@@ -5,6 +5,9 @@
 #   TAXIETA_MLFLOW_URI    MLflow 3 (always)
 #   TAXIETA_MLFLOW2_URI   MLflow 2, whose registry has no logged models
 #                         (unless TAXIETA_MLFLOW2=0)
+#   TAXIETA_PYARROW_PYTHON  the MLflow 3 venv's Python: MLflow depends on
+#                         pyarrow, which the batch tests use as a second,
+#                         independent reader of our parquet output
 #
 # Each MLflow is installed from PyPI into its own venv under .cache/
 # (git-ignored), once: a stamp file names the pinned version, so later runs
@@ -75,6 +78,12 @@ mlflow_start() {
 }
 
 mlflow_start "$MLFLOW_VERSION" "$root/.cache/venv-mlflow" TAXIETA_MLFLOW_URI
+if [ -z "${TAXIETA_PYARROW_PYTHON:-}" ]; then
+  if ! "$root/.cache/venv-mlflow/bin/python" -c 'import pyarrow' 2>/dev/null; then
+    mlflow_install "$root/.cache/venv-mlflow" "mlflow==$MLFLOW_VERSION"
+  fi
+  export TAXIETA_PYARROW_PYTHON="$root/.cache/venv-mlflow/bin/python"
+fi
 if [ "${TAXIETA_MLFLOW2:-1}" != 0 ]; then
   # MLflow 2.22 predates SQLAlchemy 2.1, which removed a pool class it imports.
   mlflow_start "$MLFLOW2_VERSION" "$root/.cache/venv-mlflow2" TAXIETA_MLFLOW2_URI "sqlalchemy<2.1"
