@@ -1,0 +1,234 @@
+package tripjson
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taxieta/taxieta/internal/trip"
+)
+
+func nyc(t testing.TB) *time.Location {
+	t.Helper()
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ny
+}
+
+// decode decodes one trip document the way the web API does: no other
+// members, nothing after the object.
+func decode(b []byte, ny *time.Location) (trip.Trip, []Problem, error) {
+	var problems []Problem
+	s := NewScanner(b)
+	t, err := Decode(&s, ny, func(p Problem) { problems = append(problems, p) }, nil)
+	if err == nil {
+		err = s.End()
+	}
+	return t, problems, err
+}
+
+func TestDecodeValid(t *testing.T) {
+	tests := []struct {
+		in   string
+		want trip.Trip
+	}{
+		{`{"PULocationID": 1, "DOLocationID": 265}`, trip.Trip{PULocationID: 1, DOLocationID: 265, Passengers: trip.NoPassengers}},
+		{` {"DOLocationID":2,"PULocationID":3,"passenger_count":0} `, trip.Trip{PULocationID: 3, DOLocationID: 2, Passengers: 0}},
+		// JSON Schema's integer: a number with an integral value.
+		{`{"PULocationID": 74.0, "DOLocationID": 7.5e1, "passenger_count": 90e-1}`, trip.Trip{PULocationID: 74, DOLocationID: 75, Passengers: 9}},
+		{`{"PULocationID": 1, "DOLocationID": 2, "passenger_count": -0}`, trip.Trip{PULocationID: 1, DOLocationID: 2, Passengers: 0}},
+		{`{"PULocationID": 1, "DOLocationID": 2, "passenger_count": null, "pickup_datetime": null}`, trip.Trip{PULocationID: 1, DOLocationID: 2, Passengers: trip.NoPassengers}},
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "2024-03-04 08:15:00"}`,
+			trip.Trip{PULocationID: 1, DOLocationID: 2, Passengers: trip.NoPassengers, Pickup: time.Date(2024, 3, 4, 8, 15, 0, 0, time.UTC)}},
+		// 13:15 UTC on 4 March 2024 is 08:15 in New York (EST).
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "2024-03-04T13:15:00Z"}`,
+			trip.Trip{PULocationID: 1, DOLocationID: 2, Passengers: trip.NoPassengers, Pickup: time.Date(2024, 3, 4, 8, 15, 0, 0, time.UTC)}},
+		{`{"P\u0055LocationID": 7, "DOLocationID": 2}`, trip.Trip{PULocationID: 7, DOLocationID: 2, Passengers: trip.NoPassengers}},
+	}
+	ny := nyc(t)
+	for _, tt := range tests {
+		got, problems, err := decode([]byte(tt.in), ny)
+		if err != nil || len(problems) > 0 {
+			t.Errorf("%s: problems %v, err %v", tt.in, problems, err)
+			continue
+		}
+		if got != tt.want || !got.Pickup.Equal(tt.want.Pickup) {
+			t.Errorf("%s: got %+v; want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// Every broken rule is reported, in the order found, with its field, its
+// kind and the value; and each caller's wording names the field and the
+// rule.
+func TestDecodeProblems(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // "field kind value" for each problem, then "|" and the first problem's Error()
+	}{
+		{`null`, ` NotObject null | must be a JSON object, got null`},
+		{`[1, 2]`, ` NotObject [1, 2] | must be a JSON object, got an array`},
+		{`{}`, `PULocationID MissingField ; DOLocationID MissingField | PULocationID is missing`},
+		{`{"PULocationID": 1}`, `DOLocationID MissingField | DOLocationID is missing`},
+		{`{"pulocationid": 1, "DOLocationID": 2}`, `pulocationid UnknownField ; PULocationID MissingField | pulocationid unknown field (allowed: PULocationID, DOLocationID, passenger_count, pickup_datetime)`},
+		{`{"PULocationID": 1, "DOLocationID": 2, "PULocationID": 1}`, `PULocationID RepeatedField | PULocationID is given twice`},
+		{`{"PULocationID": "1", "DOLocationID": 2}`, `PULocationID WrongType "1" | PULocationID must be an integer zone id from 1 to 265 (want an integer, got a string)`},
+		{`{"PULocationID": 1.5, "DOLocationID": 2}`, `PULocationID WrongType 1.5 | PULocationID must be an integer zone id from 1 to 265 (want an integer, got 1.5)`},
+		{`{"PULocationID": 1, "DOLocationID": 2e-1}`, `DOLocationID WrongType 2e-1 | DOLocationID must be an integer zone id from 1 to 265 (want an integer, got 2e-1)`},
+		{`{"PULocationID": null, "DOLocationID": [2]}`, `PULocationID WrongType null ; DOLocationID WrongType [2] | PULocationID must be an integer zone id from 1 to 265 (want an integer, got null)`},
+		{`{"PULocationID": 0, "DOLocationID": 266}`, `PULocationID BadValue 0 ; DOLocationID BadValue 266 | PULocationID 0 is not a zone id (out of range 1..265)`},
+		{`{"PULocationID": -1, "DOLocationID": 1e400}`, `PULocationID BadValue -1 ; DOLocationID BadValue 1e400 | PULocationID -1 is not a zone id (out of range 1..265)`},
+		{`{"PULocationID": 1, "DOLocationID": 99999999999999999999}`, `DOLocationID BadValue 99999999999999999999 | DOLocationID 99999999999999999999 is not a zone id (out of range 1..265)`},
+		{`{"PULocationID": 1, "DOLocationID": 2, "passenger_count": 10}`, `passenger_count BadValue 10 | passenger_count must be an integer 0..9 or null (10 is out of range 0..9)`},
+		{`{"PULocationID": 1, "DOLocationID": 2, "passenger_count": true}`, `passenger_count WrongType true | passenger_count must be an integer from 0 to 9, or null (want an integer or null, got a boolean)`},
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": 1700000000}`, `pickup_datetime WrongType 1700000000 | pickup_datetime must be an ISO 8601 date-time string (NYC local time), e.g. 2024-03-04T08:15:00, or null (want a string or null, got 1700000000)`},
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "2023-02-30T10:00:00"}`, `pickup_datetime BadValue "2023-02-30T10:00:00" | pickup_datetime "2023-02-30T10:00:00" is not a time (want ISO 8601 like "2024-03-01 08:30:00" in New York local time, or with an offset like "2024-03-01T13:30:00Z")`},
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "y\u0065sterday"}`, `pickup_datetime BadValue "y\u0065sterday" | pickup_datetime "yesterday" is not a time (want ISO 8601 like "2024-03-01 08:30:00" in New York local time, or with an offset like "2024-03-01T13:30:00Z")`},
+	}
+	kinds := map[Kind]string{NotObject: "NotObject", UnknownField: "UnknownField", RepeatedField: "RepeatedField", MissingField: "MissingField", WrongType: "WrongType", BadValue: "BadValue"}
+	ny := nyc(t)
+	for _, tt := range tests {
+		_, problems, err := decode([]byte(tt.in), ny)
+		if err != nil {
+			t.Errorf("%s: %v", tt.in, err)
+			continue
+		}
+		var parts []string
+		for _, p := range problems {
+			part := p.Field + " " + kinds[p.Kind]
+			if p.Value != nil {
+				part += " " + string(p.Value)
+			}
+			parts = append(parts, part)
+			if p.Rule() == "" || p.Message() == "" {
+				t.Errorf("%s: %+v has no words", tt.in, p)
+			}
+		}
+		got := strings.Join(parts, " ; ")
+		if len(problems) > 0 {
+			got += " | " + problems[0].Error()
+		}
+		if got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// The web API's words are its contract: its clients show them next to the
+// field.
+func TestRule(t *testing.T) {
+	tests := []struct {
+		p    Problem
+		want string
+	}{
+		{Problem{Kind: NotObject}, "must be a JSON object"},
+		{Problem{Field: "x", Kind: UnknownField}, "unknown field (allowed: PULocationID, DOLocationID, passenger_count, pickup_datetime)"},
+		{Problem{Field: "DOLocationID", Kind: RepeatedField}, "field given more than once"},
+		{Problem{Field: "DOLocationID", Kind: MissingField}, "field required"},
+		{Problem{Field: "PULocationID", Kind: WrongType}, "must be an integer zone id from 1 to 265"},
+		{Problem{Field: "PULocationID", Kind: BadValue}, "must be a zone id from 1 to 265"},
+		{Problem{Field: "passenger_count", Kind: WrongType}, "must be an integer from 0 to 9, or null"},
+		{Problem{Field: "passenger_count", Kind: BadValue}, "must be from 0 to 9"},
+		{Problem{Field: "pickup_datetime", Kind: WrongType}, "must be an ISO 8601 date-time string (NYC local time), e.g. 2024-03-04T08:15:00, or null"},
+		{Problem{Field: "pickup_datetime", Kind: BadValue}, "must be an ISO 8601 date-time, e.g. 2024-03-04T08:15:00 (NYC local time) or with an offset"},
+	}
+	for _, tt := range tests {
+		if got := tt.p.Rule(); got != tt.want {
+			t.Errorf("%+v: Rule() = %q; want %q", tt.p, got, tt.want)
+		}
+	}
+}
+
+// Other members go to the caller's function, which reads them, and what it
+// returns stops decoding.
+func TestDecodeOther(t *testing.T) {
+	ny := nyc(t)
+	s := NewScanner([]byte(`{"ride_id": "r7", "PULocationID": 1, "x": [1, {"y": 2}], "DOLocationID": 2}`))
+	var others []string
+	var rideID string
+	tr, err := Decode(&s, ny, func(p Problem) { t.Errorf("problem %v", p) }, func(key []byte) error {
+		others = append(others, string(key))
+		if string(key) == "ride_id" {
+			v, err := s.Text()
+			rideID = string(v)
+			return err
+		}
+		_, err := s.Skip()
+		return err
+	})
+	if err != nil || rideID != "r7" || fmt.Sprint(others) != "[ride_id x]" || tr.PULocationID != 1 || tr.DOLocationID != 2 {
+		t.Fatalf("trip %+v, ride_id %q, others %v, err %v", tr, rideID, others, err)
+	}
+	stop := errors.New("stop")
+	s = NewScanner([]byte(`{"x": 1}`))
+	if _, err := Decode(&s, ny, func(Problem) {}, func([]byte) error { return stop }); err != stop {
+		t.Errorf("other's error: %v", err)
+	}
+}
+
+// Malformed JSON is a syntax error, even after a broken rule, and then no
+// trip is meaningful.
+func TestDecodeMalformed(t *testing.T) {
+	ny := nyc(t)
+	for _, in := range []string{
+		``, `{`, `{"PULocationID": 1, "DOLocationID": 2,}`, `{"PULocationID": 01, "DOLocationID": 2}`,
+		`{"PULocationID": 1 "DOLocationID": 2}`, `{"PULocationID": 1, "DOLocationID": 2}}`,
+		`{"x": 1, "PULocationID": 1, "DOLocationID": 2`, `{"PULocationID": "a` + "\x01" + `", "DOLocationID": 2}`,
+		`{"a": ` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`,
+		`{"PULocationID": 1, "DOLocationID": 2, "passenger_count": nul}`,
+		`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "2024-03-04 08:15:00}`,
+		`nul`, `[1,]`,
+	} {
+		_, _, err := decode([]byte(in), ny)
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("%q: err = %v; want a syntax error", in, err)
+		}
+	}
+}
+
+func TestNoOffsetsWithoutTimeZone(t *testing.T) {
+	_, problems, err := decode([]byte(`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "2024-03-04T13:15:00Z"}`), nil)
+	if err != nil || len(problems) != 1 || problems[0].Kind != BadValue {
+		t.Errorf("problems %v, err %v; want the offset refused", problems, err)
+	}
+}
+
+var benchTrip = []byte(`{"PULocationID": 74, "DOLocationID": 75, "passenger_count": 1, "pickup_datetime": "2024-03-04T08:15:00"}`)
+
+func TestDecodeAllocatesNothing(t *testing.T) {
+	ny := nyc(t)
+	bad := []byte(`{"PULocationID": 74, "DOLocationID": 75, "passenger_count": 1.0, "x": [1, {"y": null}]}`)
+	var n int
+	report := func(Problem) { n++ }
+	for _, b := range [][]byte{benchTrip, bad} {
+		allocs := testing.AllocsPerRun(100, func() {
+			s := NewScanner(b)
+			_, _ = Decode(&s, ny, report, func([]byte) error { _, err := s.Skip(); return err })
+			_ = s.End()
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations", b, allocs)
+		}
+	}
+	if n != 0 {
+		t.Errorf("%d problems", n)
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	ny := nyc(b)
+	report := func(p Problem) { b.Fatal(p) }
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchTrip)))
+	for b.Loop() {
+		s := NewScanner(benchTrip)
+		if _, err := Decode(&s, ny, report, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
