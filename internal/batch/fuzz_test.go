@@ -11,8 +11,9 @@ import (
 
 // FuzzDecodeLine checks the JSON Lines decoder against encoding/json: it
 // never panics; a line it accepts is valid JSON and means what
-// encoding/json reads in it; a line it calls malformed is not valid JSON
-// (save the nesting limit and invalid UTF-8, which it refuses on purpose).
+// encoding/json reads in it (an integer zone id outside 1..265 included,
+// which scoring rejects); a line it calls malformed is not valid JSON (save
+// the nesting limit and invalid UTF-8, which it refuses on purpose).
 func FuzzDecodeLine(f *testing.F) {
 	for _, s := range []string{
 		`{"ride_id": "2021/01_7", "PULocationID": 43, "DOLocationID": 151, "passenger_count": 1, "pickup_datetime": "2021-01-01 00:15:56"}`,
@@ -26,6 +27,9 @@ func FuzzDecodeLine(f *testing.F) {
 		`{"PULocationID": 1, "DOLocationID": 2,}`,
 		`{"PULocationID": 01, "DOLocationID": 2}`,
 		`{"PULocationID": 1.5e400, "DOLocationID": 2}`,
+		`{"PULocationID": 300, "DOLocationID": 0, "passenger_count": 9.0}`,
+		`{"PULocationID": 3e2, "DOLocationID": -7, "passenger_count": 10}`,
+		`{"ride_id": 1, "ride_id": 2, "PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "yesterday"}`,
 		` {} `, `[]`, `null`, `{"a":`, `{"a" 1}`, "{\"ride_id\": \"\x01\"}", "\xff",
 		strings.Repeat("[", 100),
 	} {

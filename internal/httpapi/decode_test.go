@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/taxieta/taxieta/internal/trip"
+	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
 func nyc(t testing.TB) *time.Location {
@@ -68,7 +69,8 @@ func TestDecodeTrip(t *testing.T) {
 		t.Run(tt.body, func(t *testing.T) {
 			got, errs, err := decodeTrip([]byte(tt.body), ny)
 			if tt.syntax {
-				if !errors.Is(err, errSyntax) {
+				var se *tripjson.SyntaxError
+				if !errors.As(err, &se) {
 					t.Fatalf("err = %v; want a syntax error", err)
 				}
 				return

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/taxieta/taxieta/internal/trip"
+	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
 // MaxEventBytes is the largest trip-request event accepted; a larger one is
@@ -18,10 +20,6 @@ const MaxEventBytes = 16 << 10
 
 // MaxRideIDBytes is the longest ride_id string accepted.
 const MaxRideIDBytes = 256
-
-// maxDepth bounds nesting while skipping a value of the wrong type, so that
-// a hostile event cannot exhaust the stack.
-const maxDepth = 64
 
 // Request is a decoded, validated trip-request event:
 //
@@ -106,15 +104,19 @@ func NewDecoder() (*Decoder, error) {
 //   - the event is one JSON object, UTF-8, at most MaxEventBytes, with
 //     exactly the fields ride_id and ride (no other, none twice);
 //   - ride_id is a non-empty string of at most MaxRideIDBytes, or an integer
-//     that fits in 64 bits;
-//   - ride is an object with PULocationID and DOLocationID, integers in
-//     1..265, and optionally passenger_count, an integer in 0..9, and
-//     pickup_datetime, a string "YYYY-MM-DD HH:MM:SS" (or with a T, with
-//     optional fractional seconds) in New York local time, or RFC 3339 with a
-//     UTC offset; null or absent means unknown. No other field is allowed.
+//     written as one (17, not 17.0) that fits in 64 bits;
+//   - ride is a trip object as the web API accepts it (internal/tripjson):
+//     PULocationID and DOLocationID, integers in 1..265, and optionally
+//     passenger_count, an integer in 0..9, and pickup_datetime, a string
+//     "YYYY-MM-DD HH:MM:SS" (or with a T, with optional fractional seconds)
+//     in New York local time, or RFC 3339 with a UTC offset; null or absent
+//     means unknown. No other field is allowed. As in the web API's schema,
+//     an integer is a number with an integral value: 74.0 and 7.4e1 are 74;
+//     "74" and 74.5 are rejected.
 //
-// Integers are written as integers: 74.0, 7.4e1 and "74" are rejected.
-// A rejected event returns an *EventError.
+// A rejected event returns an *EventError: malformed when the event is not
+// JSON (even if it also breaks a rule before the syntax error), else
+// invalid, naming the first rule broken.
 func (d *Decoder) Decode(data []byte) (Request, error) {
 	var req Request
 	if len(data) > MaxEventBytes {
@@ -123,530 +125,115 @@ func (d *Decoder) Decode(data []byte) (Request, error) {
 	if !utf8.Valid(data) {
 		return req, &EventError{Malformed: true, Reason: "event is not valid UTF-8"}
 	}
-	s := scanner{b: data}
-	if err := s.object(func(key []byte) error {
+	s := tripjson.NewScanner(data)
+	if s.Peek() != '{' {
+		return req, &EventError{Malformed: true, Reason: "event is not a JSON object"}
+	}
+	var (
+		invalid          *EventError // the first rule broken
+		seenID, seenRide bool
+	)
+	fail := func(field, reason string) {
+		if invalid == nil {
+			invalid = &EventError{Field: field, Reason: reason}
+		}
+	}
+	repeated := func(key []byte) error {
+		fail(string(key), tripjson.Problem{Kind: tripjson.RepeatedField}.Message())
+		_, err := s.Skip()
+		return err
+	}
+	err := s.Members(func(key []byte) error {
 		switch string(key) {
 		case "ride_id":
-			return d.rideID(&s, &req)
+			if seenID {
+				return repeated(key)
+			}
+			seenID = true
+			return rideID(&s, &req.RideID, fail)
 		case "ride":
-			return d.ride(&s, &req)
+			if seenRide {
+				return repeated(key)
+			}
+			seenRide = true
+			var err error
+			req.Trip, err = tripjson.Decode(&s, d.nyc, func(p tripjson.Problem) {
+				switch {
+				case p.Kind == tripjson.UnknownField:
+					fail("ride."+fieldName([]byte(p.Field)), p.Message())
+				case p.Field != "":
+					fail("ride."+p.Field, p.Message())
+				default: // not an object
+					fail("ride", p.Message())
+				}
+			}, nil)
+			return err
 		}
-		return &EventError{Field: fieldName(key), Reason: "unknown field (want ride_id and ride)"}
-	}, "", "ride_id", "ride"); err != nil {
-		return Request{}, err
+		fail(fieldName(key), "unknown field (allowed: ride_id, ride)")
+		_, err := s.Skip()
+		return err
+	})
+	if err == nil {
+		err = s.End()
 	}
-	s.ws()
-	if s.i != len(s.b) {
-		return Request{}, s.malformed("", "unexpected data after the event's JSON object")
+	if err != nil {
+		return Request{}, &EventError{Malformed: true, Reason: err.Error()}
+	}
+	if !seenID {
+		fail("ride_id", tripjson.Problem{Kind: tripjson.MissingField}.Message())
+	}
+	if !seenRide {
+		fail("ride", tripjson.Problem{Kind: tripjson.MissingField}.Message())
+	}
+	if invalid != nil {
+		return Request{}, invalid
 	}
 	return req, nil
 }
 
-func (d *Decoder) rideID(s *scanner, req *Request) error {
+// rideID reads ride_id into id, passing a broken rule to fail.
+func rideID(s *tripjson.Scanner, id *RideID, fail func(field, reason string)) error {
 	const field = "ride_id"
-	switch s.peek() {
-	case '"':
-		v, err := s.str(field)
-		if err != nil {
-			return err
-		}
+	switch c := s.Peek(); {
+	case c == '"':
+		v, err := s.Text()
 		switch {
+		case err != nil:
+			return err
 		case len(v) == 0:
-			return &EventError{Field: field, Reason: "must not be empty"}
+			fail(field, "must not be empty")
 		case len(v) > MaxRideIDBytes:
-			return &EventError{Field: field, Reason: fmt.Sprintf("is %d bytes long, more than the %d allowed", len(v), MaxRideIDBytes)}
+			fail(field, fmt.Sprintf("is %d bytes long, more than the %d allowed", len(v), MaxRideIDBytes))
+		default:
+			*id = RideID{text: string(v)}
 		}
-		req.RideID = RideID{text: string(v)}
 		return nil
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		lit, isInt, err := s.number(field)
+	case c == '-' || (c >= '0' && c <= '9'):
+		lit, err := s.Number()
 		if err != nil {
 			return err
 		}
-		if !isInt {
-			return &EventError{Field: field, Reason: fmt.Sprintf("want a string or an integer, got %s", lit)}
+		n, perr := strconv.ParseInt(string(lit), 10, 64)
+		switch {
+		case bytes.ContainsAny(lit, ".eE"):
+			fail(field, "want a string or an integer written as one, got "+tripjson.Quote(lit))
+		case perr != nil:
+			fail(field, fmt.Sprintf("integer %s does not fit in 64 bits", tripjson.Quote(lit)))
+		default:
+			*id = RideID{text: strconv.FormatInt(n, 10), number: true}
 		}
-		n, err := strconv.ParseInt(string(lit), 10, 64)
-		if err != nil {
-			return &EventError{Field: field, Reason: fmt.Sprintf("integer %s does not fit in 64 bits", lit)}
-		}
-		req.RideID = RideID{text: strconv.FormatInt(n, 10), number: true}
 		return nil
 	}
-	return s.wrongType(field, "a string or an integer")
-}
-
-func (d *Decoder) ride(s *scanner, req *Request) error {
-	if s.peek() != '{' {
-		return s.wrongType("ride", "an object")
+	raw, err := s.Skip()
+	if err == nil {
+		fail(field, "want a string or an integer, got "+tripjson.Describe(raw))
 	}
-	t := trip.Trip{Passengers: trip.NoPassengers}
-	err := s.object(func(key []byte) error {
-		switch string(key) {
-		case "PULocationID":
-			z, err := s.intIn("ride.PULocationID", 1, trip.MaxZone, false)
-			t.PULocationID = uint16(z)
-			return err
-		case "DOLocationID":
-			z, err := s.intIn("ride.DOLocationID", 1, trip.MaxZone, false)
-			t.DOLocationID = uint16(z)
-			return err
-		case "passenger_count":
-			n, err := s.intIn("ride.passenger_count", 0, trip.MaxPassengers, true)
-			t.Passengers = int8(n)
-			return err
-		case "pickup_datetime":
-			p, err := d.pickup(s)
-			t.Pickup = p
-			return err
-		}
-		return &EventError{Field: "ride." + fieldName(key), Reason: "unknown field (want PULocationID, DOLocationID, passenger_count, pickup_datetime)"}
-	}, "ride.", "PULocationID", "DOLocationID")
-	req.Trip = t
 	return err
-}
-
-// pickup reads pickup_datetime: null, or a string in one of the accepted forms.
-func (d *Decoder) pickup(s *scanner) (time.Time, error) {
-	const field = "ride.pickup_datetime"
-	if s.peek() == 'n' {
-		return time.Time{}, s.null(field)
-	}
-	if s.peek() != '"' {
-		return time.Time{}, s.wrongType(field, "a string or null")
-	}
-	v, err := s.str(field)
-	if err != nil {
-		return time.Time{}, err
-	}
-	t, ok := d.parseTime(v)
-	if !ok {
-		return time.Time{}, &EventError{Field: field, Reason: fmt.Sprintf("%q is not a time like \"2024-03-01 08:30:00\" (New York local) or \"2024-03-01T13:30:00Z\"", truncate(v))}
-	}
-	return t, nil
-}
-
-func (d *Decoder) parseTime(v []byte) (time.Time, bool) {
-	return trip.ParseTime(v, d.nyc)
 }
 
 // fieldName renders an unexpected key for an error message.
 func fieldName(key []byte) string {
-	return strconv.Quote(truncate(key))
-}
-
-func truncate(b []byte) string {
-	const max = 64
-	if len(b) <= max {
-		return string(b)
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(b[cut]) {
-		cut--
-	}
-	return string(b[:cut]) + "…"
-}
-
-// scanner reads the JSON subset an event may hold. It validates as it goes:
-// whatever it accepts, encoding/json accepts too.
-type scanner struct {
-	b []byte
-	i int
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// peek returns the next byte, or 0 at the end.
-func (s *scanner) peek() byte {
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-func (s *scanner) malformed(field, reason string) *EventError {
-	return &EventError{Malformed: true, Field: field, Reason: fmt.Sprintf("%s (at byte %d)", reason, s.i)}
-}
-
-// object reads an object at s.i, calling member with s.i at each member's
-// value, which member must consume. A key seen twice is an error, and so is a
-// missing required key. path prefixes field names in errors.
-func (s *scanner) object(member func(key []byte) error, path string, required ...string) error {
-	s.ws()
-	if s.peek() != '{' {
-		if path == "" {
-			return s.malformed("", "event is not a JSON object")
-		}
-		return s.wrongType(path[:len(path)-1], "an object")
-	}
-	s.i++
-	var seen [8][]byte // keys alias the event (or an unescaped copy)
-	n := 0
-	for first := true; ; first = false {
-		s.ws()
-		if first && s.peek() == '}' {
-			s.i++
-			break
-		}
-		if s.peek() != '"' {
-			return s.malformed(path, "want a field name in double quotes")
-		}
-		key, err := s.str(path)
-		if err != nil {
-			return err
-		}
-		for _, k := range seen[:n] {
-			if string(k) == string(key) {
-				return &EventError{Field: path + string(key), Reason: "field appears twice"}
-			}
-		}
-		s.ws()
-		if s.peek() != ':' {
-			return s.malformed(path, "want ':' after a field name")
-		}
-		s.i++
-		s.ws()
-		if err := member(key); err != nil {
-			return err
-		}
-		if n < len(seen) {
-			seen[n] = key
-			n++
-		}
-		s.ws()
-		switch s.peek() {
-		case ',':
-			s.i++
-			continue
-		case '}':
-			s.i++
-		default:
-			return s.malformed(path, "want ',' or '}' after a field")
-		}
-		break
-	}
-outer:
-	for _, r := range required {
-		for _, k := range seen[:n] {
-			if string(k) == r {
-				continue outer
-			}
-		}
-		return &EventError{Field: path + r, Reason: "is required"}
-	}
-	return nil
-}
-
-// str reads a string at s.i and returns its decoded bytes, which alias the
-// input when the string has no escapes.
-func (s *scanner) str(field string) ([]byte, error) {
-	s.i++ // opening quote
-	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			v := s.b[start:s.i]
-			s.i++
-			return v, nil
-		case c == '\\':
-			return s.strEscaped(field, start)
-		case c < 0x20:
-			return nil, s.malformed(field, "control character in a string")
-		}
-		s.i++
-	}
-	return nil, s.malformed(field, "unterminated string")
-}
-
-// strEscaped finishes a string that has escapes, from its start.
-func (s *scanner) strEscaped(field string, start int) ([]byte, error) {
-	out := append([]byte(nil), s.b[start:s.i]...)
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			return out, nil
-		case c < 0x20:
-			return nil, s.malformed(field, "control character in a string")
-		case c != '\\':
-			out = append(out, c)
-			s.i++
-			continue
-		}
-		if s.i+1 >= len(s.b) {
-			return nil, s.malformed(field, "unterminated string")
-		}
-		e := s.b[s.i+1]
-		s.i += 2
-		switch e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := s.hex4()
-			if !ok {
-				return nil, s.malformed(field, `bad \u escape`)
-			}
-			if utf16IsSurrogate(r) {
-				// A valid pair makes one rune; anything else is U+FFFD, as
-				// encoding/json does.
-				r2 := rune(-1)
-				if s.i+1 < len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
-					save := s.i
-					s.i += 2
-					var ok2 bool
-					if r2, ok2 = s.hex4(); !ok2 {
-						return nil, s.malformed(field, `bad \u escape`)
-					}
-					if dec := utf16DecodeRune(r, r2); dec != utf8.RuneError {
-						out = utf8.AppendRune(out, dec)
-						continue
-					}
-					s.i = save
-				}
-				out = utf8.AppendRune(out, utf8.RuneError)
-				continue
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			return nil, s.malformed(field, "bad escape in a string")
-		}
-	}
-	return nil, s.malformed(field, "unterminated string")
-}
-
-func (s *scanner) hex4() (rune, bool) {
-	if s.i+4 > len(s.b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s.b[s.i : s.i+4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	s.i += 4
-	return r, true
-}
-
-func utf16IsSurrogate(r rune) bool { return 0xd800 <= r && r < 0xe000 }
-
-func utf16DecodeRune(r1, r2 rune) rune {
-	if 0xd800 <= r1 && r1 < 0xdc00 && 0xdc00 <= r2 && r2 < 0xe000 {
-		return (r1-0xd800)<<10 | (r2 - 0xdc00) + 0x10000
-	}
-	return utf8.RuneError
-}
-
-// number reads a JSON number at s.i and returns its literal and whether it is
-// written as an integer (no fraction, no exponent).
-func (s *scanner) number(field string) (lit []byte, isInt bool, err error) {
-	start := s.i
-	if s.peek() == '-' {
-		s.i++
-	}
-	switch c := s.peek(); {
-	case c == '0':
-		s.i++
-	case '1' <= c && c <= '9':
-		for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
-			s.i++
-		}
-	default:
-		return nil, false, s.malformed(field, "bad number")
-	}
-	isInt = true
-	if s.peek() == '.' {
-		isInt = false
-		s.i++
-		if !s.digits() {
-			return nil, false, s.malformed(field, "bad number")
-		}
-	}
-	if c := s.peek(); c == 'e' || c == 'E' {
-		isInt = false
-		s.i++
-		if c := s.peek(); c == '+' || c == '-' {
-			s.i++
-		}
-		if !s.digits() {
-			return nil, false, s.malformed(field, "bad number")
-		}
-	}
-	return s.b[start:s.i], isInt, nil
-}
-
-// digits reads one or more digits.
-func (s *scanner) digits() bool {
-	start := s.i
-	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
-		s.i++
-	}
-	return s.i > start
-}
-
-// intIn reads an integer in lo..hi; with nullable, null gives -1.
-func (s *scanner) intIn(field string, lo, hi int64, nullable bool) (int64, error) {
-	c := s.peek()
-	if nullable && c == 'n' {
-		return -1, s.null(field)
-	}
-	if c != '-' && (c < '0' || c > '9') {
-		want := "an integer"
-		if nullable {
-			want = "an integer or null"
-		}
-		return 0, s.wrongType(field, want)
-	}
-	lit, isInt, err := s.number(field)
-	if err != nil {
-		return 0, err
-	}
-	if !isInt {
-		return 0, &EventError{Field: field, Reason: fmt.Sprintf("want an integer, got %s", truncate(lit))}
-	}
-	n, err := strconv.ParseInt(string(lit), 10, 64)
-	if err != nil || n < lo || n > hi {
-		return 0, &EventError{Field: field, Reason: fmt.Sprintf("%s is out of range %d..%d", truncate(lit), lo, hi)}
-	}
-	return n, nil
-}
-
-// null reads the literal null.
-func (s *scanner) null(field string) error {
-	if !s.literal("null") {
-		return s.malformed(field, "bad literal")
-	}
-	return nil
-}
-
-func (s *scanner) literal(word string) bool {
-	if len(s.b)-s.i < len(word) || string(s.b[s.i:s.i+len(word)]) != word {
-		return false
-	}
-	s.i += len(word)
-	return true
-}
-
-// wrongType reports a value of the wrong JSON type at s.i. It reads the
-// value first, so that a syntax error is reported as such.
-func (s *scanner) wrongType(field, want string) error {
-	kind, err := s.skip(field, 0)
-	if err != nil {
-		return err
-	}
-	return &EventError{Field: field, Reason: fmt.Sprintf("want %s, got %s", want, kind)}
-}
-
-// skip reads any JSON value and returns its kind.
-func (s *scanner) skip(field string, depth int) (string, error) {
-	if depth > maxDepth {
-		return "", s.malformed(field, "nested too deeply")
-	}
-	s.ws()
-	switch c := s.peek(); {
-	case c == '"':
-		_, err := s.str(field)
-		return "a string", err
-	case c == '-' || ('0' <= c && c <= '9'):
-		_, _, err := s.number(field)
-		return "a number", err
-	case c == 't' || c == 'f':
-		if s.literal("true") || s.literal("false") {
-			return "a boolean", nil
-		}
-	case c == 'n':
-		if s.literal("null") {
-			return "null", nil
-		}
-	case c == '[':
-		s.i++
-		s.ws()
-		if s.peek() == ']' {
-			s.i++
-			return "an array", nil
-		}
-		for {
-			if _, err := s.skip(field, depth+1); err != nil {
-				return "", err
-			}
-			s.ws()
-			switch s.peek() {
-			case ',':
-				s.i++
-				continue
-			case ']':
-				s.i++
-				return "an array", nil
-			}
-			return "", s.malformed(field, "want ',' or ']' in an array")
-		}
-	case c == '{':
-		s.i++
-		s.ws()
-		if s.peek() == '}' {
-			s.i++
-			return "an object", nil
-		}
-		for {
-			s.ws()
-			if s.peek() != '"' {
-				return "", s.malformed(field, "want a field name in double quotes")
-			}
-			if _, err := s.str(field); err != nil {
-				return "", err
-			}
-			s.ws()
-			if s.peek() != ':' {
-				return "", s.malformed(field, "want ':' after a field name")
-			}
-			s.i++
-			if _, err := s.skip(field, depth+1); err != nil {
-				return "", err
-			}
-			s.ws()
-			switch s.peek() {
-			case ',':
-				s.i++
-				continue
-			case '}':
-				s.i++
-				return "an object", nil
-			}
-			return "", s.malformed(field, "want ',' or '}' in an object")
-		}
-	case c == 0 && s.i >= len(s.b):
-		return "", s.malformed(field, "unexpected end of event")
-	}
-	return "", s.malformed(field, "invalid JSON value")
+	return strconv.Quote(tripjson.Quote(key))
 }
 
 // appendJSONString appends v as a JSON string. v is valid UTF-8.

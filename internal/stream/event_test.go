@@ -51,6 +51,8 @@ func TestDecodeValid(t *testing.T) {
 			`"a"`, trip.Trip{PULocationID: 3, DOLocationID: 4, Passengers: trip.NoPassengers, Pickup: time.Date(2024, 7, 1, 8, 0, 0, 0, time.UTC)}},
 		{"escapes in keys and id", `{"ride\u005fid":"q\"\\\/\u00e9\ud83d\ude95\n","ride":{"PULocationID":3,"DOLocationID":4}}`,
 			`"q\"\\/é🚕\n"`, trip.Trip{PULocationID: 3, DOLocationID: 4, Passengers: trip.NoPassengers}},
+		{"integral numbers are integers, as in the web API", `{"ride_id":"a","ride":{"PULocationID":3.0,"DOLocationID":4e0,"passenger_count":10e-1}}`,
+			`"a"`, trip.Trip{PULocationID: 3, DOLocationID: 4, Passengers: 1}},
 		{"lone surrogate becomes U+FFFD", `{"ride_id":"\ud800x","ride":{"PULocationID":3,"DOLocationID":4}}`,
 			`"` + "\uFFFD" + `x"`, trip.Trip{PULocationID: 3, DOLocationID: 4, Passengers: trip.NoPassengers}},
 	}
@@ -90,27 +92,28 @@ func TestDecodeRejects(t *testing.T) {
 		{"not JSON", `ride 7`, true, "not a JSON object"},
 		{"array", `[1,2]`, true, "not a JSON object"},
 		{"truncated", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4`, true, "want ',' or '}'"},
-		{"trailing garbage", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4}} x`, true, "after the event"},
-		{"two objects", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4}}{}`, true, "after the event"},
+		{"trailing garbage", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4}} x`, true, "after the JSON value"},
+		{"two objects", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4}}{}`, true, "after the JSON value"},
+		{"malformed after a broken rule", `{"x":1,"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4}`, true, "want ',' or '}'"},
 		{"trailing comma", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4},}`, true, "field name"},
 		{"bad UTF-8", "{\"ride_id\":\"\xff\",\"ride\":{\"PULocationID\":3,\"DOLocationID\":4}}", true, "UTF-8"},
 		{"raw control character", "{\"ride_id\":\"a\tb\",\"ride\":{\"PULocationID\":3,\"DOLocationID\":4}}", true, "control character"},
-		{"bad escape", `{"ride_id":"a\x","ride":{"PULocationID":3,"DOLocationID":4}}`, true, "bad escape"},
-		{"bad literal", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4,"passenger_count":nul}}`, true, "bad literal"},
+		{"bad escape", `{"ride_id":"a\x","ride":{"PULocationID":3,"DOLocationID":4}}`, true, "invalid escape"},
+		{"bad literal", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4,"passenger_count":nul}}`, true, "invalid literal"},
 		{"too large", `{"ride_id":"` + strings.Repeat("a", MaxEventBytes) + `"}`, true, "more than"},
-		{"deep nesting in a wrong-typed value", `{"ride_id":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, true, "nested too deeply"},
+		{"deep nesting in a wrong-typed value", `{"ride_id":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, true, "nested deeper than 64"},
 
-		{"empty object", `{}`, false, "ride_id: is required"},
-		{"no ride", `{"ride_id":"a"}`, false, "ride: is required"},
-		{"no dropoff", `{"ride_id":"a","ride":{"PULocationID":3}}`, false, "ride.DOLocationID: is required"},
+		{"empty object", `{}`, false, "ride_id: is missing"},
+		{"no ride", `{"ride_id":"a"}`, false, "ride: is missing"},
+		{"no dropoff", `{"ride_id":"a","ride":{"PULocationID":3}}`, false, "ride.DOLocationID: is missing"},
 		{"unknown top field", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4},"x":1}`, false, `"x": unknown field`},
 		{"unknown ride field", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4,"trip_distance":2.5}}`, false, `ride."trip_distance": unknown field`},
 		{"keys are case-sensitive", `{"ride_id":"a","ride":{"pulocationid":3,"DOLocationID":4}}`, false, "unknown field"},
 		{"duplicate field", `{"ride_id":"a","ride_id":"b","ride":{"PULocationID":3,"DOLocationID":4}}`, false, "twice"},
 		{"duplicate ride field", `{"ride_id":"a","ride":{"PULocationID":3,"PULocationID":3,"DOLocationID":4}}`, false, "twice"},
 		{"zone as string", `{"ride_id":"a","ride":{"PULocationID":"3","DOLocationID":4}}`, false, "want an integer, got a string"},
-		{"zone as float", `{"ride_id":"a","ride":{"PULocationID":3.0,"DOLocationID":4}}`, false, "want an integer, got 3.0"},
-		{"zone with exponent", `{"ride_id":"a","ride":{"PULocationID":3e0,"DOLocationID":4}}`, false, "want an integer"},
+		{"zone with a fraction", `{"ride_id":"a","ride":{"PULocationID":3.5,"DOLocationID":4}}`, false, "want an integer, got 3.5"},
+		{"zone with a fractional exponent", `{"ride_id":"a","ride":{"PULocationID":35e-1,"DOLocationID":4}}`, false, "want an integer"},
 		{"zone null", `{"ride_id":"a","ride":{"PULocationID":null,"DOLocationID":4}}`, false, "want an integer, got null"},
 		{"zone 0", `{"ride_id":"a","ride":{"PULocationID":0,"DOLocationID":4}}`, false, "out of range 1..265"},
 		{"zone 266", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":266}}`, false, "out of range 1..265"},
@@ -120,10 +123,11 @@ func TestDecodeRejects(t *testing.T) {
 		{"passengers negative", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4,"passenger_count":-1}}`, false, "out of range 0..9"},
 		{"passengers bool", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4,"passenger_count":true}}`, false, "got a boolean"},
 		{"passengers float", `{"ride_id":"a","ride":{"PULocationID":3,"DOLocationID":4,"passenger_count":1.5}}`, false, "want an integer"},
-		{"ride not object", `{"ride_id":"a","ride":[3,4]}`, false, "ride: want an object, got an array"},
+		{"ride not object", `{"ride_id":"a","ride":[3,4]}`, false, "ride: must be a JSON object, got an array"},
 		{"ride_id empty", `{"ride_id":"","ride":{"PULocationID":3,"DOLocationID":4}}`, false, "must not be empty"},
 		{"ride_id too long", `{"ride_id":"` + long + `","ride":{"PULocationID":3,"DOLocationID":4}}`, false, "more than"},
 		{"ride_id float", `{"ride_id":1.5,"ride":{"PULocationID":3,"DOLocationID":4}}`, false, "want a string or an integer"},
+		{"ride_id written as a float", `{"ride_id":1.0,"ride":{"PULocationID":3,"DOLocationID":4}}`, false, "want a string or an integer"},
 		{"ride_id object", `{"ride_id":{"a":[1,{"b":null}]},"ride":{"PULocationID":3,"DOLocationID":4}}`, false, "got an object"},
 		{"ride_id null", `{"ride_id":null,"ride":{"PULocationID":3,"DOLocationID":4}}`, false, "got null"},
 		{"ride_id too big", `{"ride_id":18446744073709551616,"ride":{"PULocationID":3,"DOLocationID":4}}`, false, "64 bits"},
@@ -200,6 +204,7 @@ func FuzzDecode(f *testing.F) {
 		`{"ride":{"DOLocationID":9,"passenger_count":null,"PULocationID":8,"pickup_datetime":"2024-07-01T12:00:00Z"},"ride_id":"x"}`,
 		`{"ride_id":"\u00e9\ud83d\ude95","ride":{"PULocationID":3,"DOLocationID":4}}`,
 		`{"ride_id":"a","ride":{"PULocationID":3.0,"DOLocationID":4}}`,
+		`{"ride_id":7.0,"ride":{"PULocationID":3.5,"DOLocationID":1e400,"passenger_count":1e-400}}`,
 		`{"ride_id":[{"a":null}],"ride":{}}`,
 		`{"ride_id":"a","ride_id":"b"}`,
 		`[]`, `nul`, `{"ride_id":-0,"ride":{"PULocationID":1e2,"DOLocationID":4}}`,
@@ -309,13 +314,23 @@ func referenceDecode(d *Decoder, data []byte) (Request, error) {
 		}
 		return true
 	}
-	integer := func(v any, lo, hi int64) (int64, bool) {
+	// ride_id is an integer written as one; the trip's integers are
+	// numbers with an integral value, as in the web API's schema.
+	rideID := func(v any) (int64, bool) {
 		n, ok := v.(json.Number)
 		if !ok || strings.ContainsAny(string(n), ".eE") {
 			return 0, false
 		}
 		i, err := n.Int64()
-		return i, err == nil && i >= lo && i <= hi
+		return i, err == nil
+	}
+	integer := func(v any, lo, hi float64) (int64, bool) {
+		n, ok := v.(json.Number)
+		if !ok {
+			return 0, false
+		}
+		f, err := n.Float64()
+		return int64(f), err == nil && f == math.Trunc(f) && f >= lo && f <= hi
 	}
 	top, ok := v.(map[string]any)
 	if !ok || !onlyKeys(top, "ride_id", "ride") {
@@ -328,7 +343,7 @@ func referenceDecode(d *Decoder, data []byte) (Request, error) {
 		}
 		req.RideID = RideID{text: v}
 	case json.Number:
-		n, ok := integer(v, math.MinInt64, math.MaxInt64)
+		n, ok := rideID(v)
 		if !ok {
 			return req, fail
 		}
@@ -358,7 +373,7 @@ func referenceDecode(d *Decoder, data []byte) (Request, error) {
 		if !ok {
 			return req, fail
 		}
-		if req.Trip.Pickup, ok = d.parseTime([]byte(s)); !ok {
+		if req.Trip.Pickup, ok = trip.ParseTime([]byte(s), d.nyc); !ok {
 			return req, fail
 		}
 	}
