@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/taxieta/taxieta/internal/model"
@@ -272,6 +273,9 @@ type pipeline struct {
 	ids  rideIDs
 	eval *evaluator
 	bar  *progressBar
+	// scored is the evaluation's inputs for the chunk being scored, one
+	// element a row.
+	scored []scored
 }
 
 // chunkBuffers is how many chunks of rows are in flight: one being read,
@@ -355,14 +359,71 @@ func (p *pipeline) write(rows []tripRow) error {
 	return nil
 }
 
+// parts is how many goroutines share the work on a chunk's rows (filling
+// and scoring them), each a contiguous part: these are the costliest steps
+// between reading and writing, and one goroutine left the second core
+// waiting.
+const parts = 2
+
+// inParts calls fn for the parts of [0, n), side by side, and returns when
+// all are done.
+func inParts(n int, fn func(part, from, to int)) {
+	size := (n + parts - 1) / parts
+	var wg sync.WaitGroup
+	for k := 1; k < parts && k*size < n; k++ {
+		wg.Go(func() { fn(k, k*size, min(n, (k+1)*size)) })
+	}
+	fn(0, 0, min(n, size))
+	wg.Wait()
+}
+
+// scored is what scoring a row leaves for the evaluation: the row's actual
+// duration and both estimates, when cleaning kept the row.
+type scored struct {
+	kept    bool
+	minutes float32
+	lab, wt trip.Prediction
+}
+
 // score estimates every row that can be scored and marks the others with
-// their problem. Rows with actual durations are cleaned and counted in the
-// evaluation exactly as model.Evaluate counts them.
+// their problem, the parts of the chunk side by side. Rows with actual
+// durations are cleaned and counted in the evaluation exactly as
+// model.Evaluate counts them: the sums are added up afterwards, in row
+// order, so the figures do not depend on how the chunk was shared out.
 func (p *pipeline) score(rows []tripRow) {
+	if p.eval != nil {
+		p.scored = grow(p.scored, len(rows))
+	}
+	var stats [parts]trip.Stats
+	inParts(len(rows), func(k, from, to int) { p.scoreRows(rows, from, to, &stats[k]) })
+	if p.eval == nil {
+		return
+	}
+	for _, st := range stats {
+		p.eval.stats.Add(st)
+	}
+	for i := range rows {
+		if e := &p.scored[i]; e.kept {
+			p.eval.lab.add(e.minutes, e.lab)
+			if p.eval.withTime {
+				p.eval.wt.add(e.minutes, e.wt)
+			}
+		}
+	}
+}
+
+// scoreRows scores rows[from:to], counting cleaning's outcomes in stats
+// and leaving the evaluation's inputs in p.scored.
+func (p *pipeline) scoreRows(rows []tripRow, from, to int, stats *trip.Stats) {
 	m := p.cfg.Model
 	useTime := !p.cfg.IgnorePickupTime && m.UsesPickupTime()
-	for i := range rows {
+	for i := from; i < to; i++ {
 		r := &rows[i]
+		var e *scored
+		if p.eval != nil {
+			e = &p.scored[i]
+			*e = scored{}
+		}
 		if r.Problem != "" {
 			continue
 		}
@@ -370,8 +431,8 @@ func (p *pipeline) score(rows []tripRow) {
 			ex   trip.Example
 			kept bool
 		)
-		if p.eval != nil {
-			ex, kept = p.eval.rules.Clean(r.raw(), &p.eval.stats)
+		if e != nil {
+			ex, kept = p.eval.rules.Clean(r.raw(), stats)
 		}
 		if !trip.ValidZone(r.PULocationID) {
 			r.Problem = zoneProblem("PULocationID", r.PULocationID)
@@ -387,14 +448,12 @@ func (p *pipeline) score(rows []tripRow) {
 			Passengers:   trip.PassengersOf(r.Passengers),
 		}
 		if kept {
-			lab := m.Predict(t)
-			p.eval.lab.add(ex.Minutes, lab)
-			r.Pred = lab
+			*e = scored{kept: true, minutes: ex.Minutes, lab: m.Predict(t)}
+			r.Pred = e.lab
 			if p.eval.withTime {
-				wt := m.Predict(ex.Trip)
-				p.eval.wt.add(ex.Minutes, wt)
+				e.wt = m.Predict(ex.Trip)
 				if useTime {
-					r.Pred = wt
+					r.Pred = e.wt
 				}
 			}
 			continue
@@ -404,6 +463,14 @@ func (p *pipeline) score(rows []tripRow) {
 		}
 		r.Pred = m.Predict(t)
 	}
+}
+
+// grow returns s with length n, reusing its array when large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 func zoneProblem(field string, v int64) string {

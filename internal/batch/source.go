@@ -164,16 +164,17 @@ func (s *tlcSource) read(ctx context.Context, fn chunkFunc) error {
 		for at := 0; at < c.Len(); at += chunkRows {
 			n := min(c.Len()-at, chunkRows)
 			rows = rows[:n]
-			pickup, dropoff := c.PickupMicros[at:at+n], c.DropoffMicros[at:at+n]
-			pu, do, pax := c.PULocationID[at:at+n], c.DOLocationID[at:at+n], c.Passengers[at:at+n]
-			for i := range rows {
-				rows[i] = tripRow{
-					Index:        index + int64(i),
-					PickupMicros: pickup[i], DropoffMicros: dropoff[i],
-					PULocationID: pu[i], DOLocationID: do[i],
-					Passengers: pax[i],
+			inParts(n, func(_, from, to int) {
+				for i := from; i < to; i++ {
+					j := at + i
+					rows[i] = tripRow{
+						Index:        index + int64(i),
+						PickupMicros: c.PickupMicros[j], DropoffMicros: c.DropoffMicros[j],
+						PULocationID: c.PULocationID[j], DOLocationID: c.DOLocationID[j],
+						Passengers: c.Passengers[j],
+					}
 				}
-			}
+			})
 			index += int64(n)
 			if rows, fnErr = fn(rows); fnErr != nil {
 				return fnErr
