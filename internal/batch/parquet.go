@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -39,7 +38,8 @@ import (
 // Definition levels are RLE; the numeric columns have min/max statistics.
 // The file is parquet format version 1 with v1 data pages, which every
 // reader reads; parquet-go's own metadata types, thrift encoder and
-// DELTA_BYTE_ARRAY and RLE encoders write the rest.
+// DELTA_BINARY_PACKED and RLE encoders write the rest (and its
+// DELTA_BYTE_ARRAY encoder ids of the input's own, which are not counted).
 
 // Output column indexes, in the order of OutputColumns.
 const (
@@ -94,8 +94,9 @@ var outputColumns = [numColumns]columnSpec{
 	colModelVersion: {typ: format.ByteArray, text: true, encoding: format.RLEDictionary},
 }
 
-// zoneBitWidth is the bit width of a zone's index in the zone dictionary.
-var zoneBitWidth = bits.Len(uint(trip.MaxZone - 1))
+// zoneBitWidth is the bit width of a zone's index (0..trip.MaxZone-1) in
+// the zone dictionary.
+const zoneBitWidth = 9
 
 // dictionaryValues is the dictionary page body of a dictionary-encoded
 // column, PLAIN-encoded, and the number of values in it: every zone id

@@ -2,9 +2,12 @@ package batch
 
 import (
 	"bytes"
+	"math/bits"
 	"testing"
 
 	"github.com/parquet-go/parquet-go/encoding/delta"
+
+	"github.com/taxieta/taxieta/internal/trip"
 )
 
 // The counter must render exactly what rideIDs.appendID renders, whatever
@@ -105,4 +108,11 @@ func seq(from, to int64) []int64 {
 		s = append(s, i)
 	}
 	return s
+}
+
+// The zone dictionary's indexes must fit the bit width the pages declare.
+func TestZoneBitWidth(t *testing.T) {
+	if want := bits.Len(uint(trip.MaxZone - 1)); zoneBitWidth != want {
+		t.Errorf("zoneBitWidth = %d; %d zones need %d bits", zoneBitWidth, trip.MaxZone, want)
+	}
 }
