@@ -52,7 +52,41 @@ func (d *decoder) problem(p tripjson.Problem) {
 	if p.Value != nil {
 		v = rawValue(p.Value)
 	}
-	d.fieldErr(p.Field, p.Rule(), v)
+	d.fieldErr(p.Field, fieldMessage(p), v)
+}
+
+// fieldMessage words a broken rule for the API's clients, which show it
+// after the field's name on a page for call-centre staff ("Passengers must
+// be from 0 to 9."): the rule alone, plainly, since the value is shown apart
+// (FieldError.Value). tripjson's own words carry the value, for readers of
+// dead letters and batch rejects, who see no separate value.
+func fieldMessage(p tripjson.Problem) string {
+	const (
+		pu, do, pax, pickup = "PULocationID", "DOLocationID", "passenger_count", "pickup_datetime"
+	)
+	bad := p.Kind == tripjson.BadValue
+	switch {
+	case p.Kind == tripjson.NotObject:
+		return "must be a JSON object"
+	case p.Kind == tripjson.UnknownField:
+		return "unknown field (allowed: " + pu + ", " + do + ", " + pax + ", " + pickup + ")"
+	case p.Kind == tripjson.RepeatedField:
+		return "field given more than once"
+	case p.Kind == tripjson.MissingField:
+		return "field required"
+	case (p.Field == pu || p.Field == do) && bad:
+		return fmt.Sprintf("must be a zone id from 1 to %d", trip.MaxZone)
+	case p.Field == pu || p.Field == do:
+		return fmt.Sprintf("must be an integer zone id from 1 to %d", trip.MaxZone)
+	case p.Field == pax && bad:
+		return fmt.Sprintf("must be from 0 to %d", trip.MaxPassengers)
+	case p.Field == pax:
+		return fmt.Sprintf("must be an integer from 0 to %d, or null", trip.MaxPassengers)
+	case p.Field == pickup && bad:
+		return "must be an ISO 8601 date-time, e.g. 2024-03-04T08:15:00 (NYC local time) or with an offset"
+	}
+	// pickup_datetime of the wrong type, the last rule there is.
+	return "must be an ISO 8601 date-time string (NYC local time), e.g. 2024-03-04T08:15:00, or null"
 }
 
 // decodeTrip decodes a single trip object. The error is a
@@ -103,12 +137,11 @@ func decodeTrips(b []byte, max int, ny *time.Location, dst []trip.Trip) ([]trip.
 	return dst, d.errs, nil
 }
 
-// rawValue is an offending JSON value as sent, for an error message;
-// long values are cut.
+// rawValue is an offending JSON value as sent, for FieldError.Value: the
+// value itself, or its text cut short when it is long.
 func rawValue(b []byte) any {
-	const max = 64
-	if len(b) > max {
-		return string(b[:max]) + "…"
+	if s := tripjson.Shorten(b); s != string(b) {
+		return s
 	}
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {

@@ -92,6 +92,51 @@ func TestDecodeTrip(t *testing.T) {
 	}
 }
 
+// The field errors' words are the API's contract, shown after the field's
+// name on the call-centre page: the rule, without the value.
+func TestFieldMessage(t *testing.T) {
+	tests := []struct {
+		p    tripjson.Problem
+		want string
+	}{
+		{tripjson.Problem{Kind: tripjson.NotObject, Value: []byte("[1]")}, "must be a JSON object"},
+		{tripjson.Problem{Field: "x", Kind: tripjson.UnknownField}, "unknown field (allowed: PULocationID, DOLocationID, passenger_count, pickup_datetime)"},
+		{tripjson.Problem{Field: "DOLocationID", Kind: tripjson.RepeatedField}, "field given more than once"},
+		{tripjson.Problem{Field: "DOLocationID", Kind: tripjson.MissingField}, "field required"},
+		{tripjson.Problem{Field: "PULocationID", Kind: tripjson.WrongType, Value: []byte(`"7"`)}, "must be an integer zone id from 1 to 265"},
+		{tripjson.Problem{Field: "DOLocationID", Kind: tripjson.BadValue, Value: []byte("266")}, "must be a zone id from 1 to 265"},
+		{tripjson.Problem{Field: "passenger_count", Kind: tripjson.WrongType, Value: []byte("true")}, "must be an integer from 0 to 9, or null"},
+		{tripjson.Problem{Field: "passenger_count", Kind: tripjson.BadValue, Value: []byte("12")}, "must be from 0 to 9"},
+		{tripjson.Problem{Field: "pickup_datetime", Kind: tripjson.WrongType, Value: []byte("17")}, "must be an ISO 8601 date-time string (NYC local time), e.g. 2024-03-04T08:15:00, or null"},
+		{tripjson.Problem{Field: "pickup_datetime", Kind: tripjson.BadValue, Value: []byte(`"soon"`)}, "must be an ISO 8601 date-time, e.g. 2024-03-04T08:15:00 (NYC local time) or with an offset"},
+	}
+	for _, tt := range tests {
+		if got := fieldMessage(tt.p); got != tt.want {
+			t.Errorf("%+v: fieldMessage = %q; want %q", tt.p, got, tt.want)
+		}
+	}
+}
+
+// A long offending value is cut at a character, not inside one, so that
+// the problem document stays valid UTF-8.
+func TestRawValue(t *testing.T) {
+	long := `"` + strings.Repeat("é", 40) + `"`
+	tests := []struct {
+		in   string
+		want any
+	}{
+		{`12`, float64(12)},
+		{`"soon"`, "soon"},
+		{`1e400`, "1e400"},
+		{long, long[:63] + "…"},
+	}
+	for _, tt := range tests {
+		if got := rawValue([]byte(tt.in)); got != tt.want {
+			t.Errorf("rawValue(%s) = %#v; want %#v", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestDecodeAllocatesNothing(t *testing.T) {
 	ny := nyc(t)
 	body := []byte(`{"PULocationID": 74, "DOLocationID": 75, "passenger_count": 1, "pickup_datetime": "2024-03-04T08:15:00"}`)

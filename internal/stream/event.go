@@ -115,8 +115,8 @@ func NewDecoder() (*Decoder, error) {
 //     "74" and 74.5 are rejected.
 //
 // A rejected event returns an *EventError: malformed when the event is not
-// JSON (even if it also breaks a rule before the syntax error), else
-// invalid, naming the first rule broken.
+// a JSON object (even if it also breaks a rule before the syntax error),
+// else invalid, naming the first rule broken.
 func (d *Decoder) Decode(data []byte) (Request, error) {
 	var req Request
 	if len(data) > MaxEventBytes {
@@ -169,7 +169,7 @@ func (d *Decoder) Decode(data []byte) (Request, error) {
 			}, nil)
 			return err
 		}
-		fail(fieldName(key), "unknown field (allowed: ride_id, ride)")
+		fail(fieldName(key), "is an unknown field (allowed: ride_id, ride)")
 		_, err := s.Skip()
 		return err
 	})
@@ -216,9 +216,9 @@ func rideID(s *tripjson.Scanner, id *RideID, fail func(field, reason string)) er
 		n, perr := strconv.ParseInt(string(lit), 10, 64)
 		switch {
 		case bytes.ContainsAny(lit, ".eE"):
-			fail(field, "want a string or an integer written as one, got "+tripjson.Quote(lit))
+			fail(field, "want a string or an integer written as one, got "+tripjson.Shorten(lit))
 		case perr != nil:
-			fail(field, fmt.Sprintf("integer %s does not fit in 64 bits", tripjson.Quote(lit)))
+			fail(field, fmt.Sprintf("integer %s does not fit in 64 bits", tripjson.Shorten(lit)))
 		default:
 			*id = RideID{text: strconv.FormatInt(n, 10), number: true}
 		}
@@ -233,7 +233,7 @@ func rideID(s *tripjson.Scanner, id *RideID, fail func(field, reason string)) er
 
 // fieldName renders an unexpected key for an error message.
 func fieldName(key []byte) string {
-	return strconv.Quote(tripjson.Quote(key))
+	return strconv.Quote(tripjson.Shorten(key))
 }
 
 // appendJSONString appends v as a JSON string. v is valid UTF-8.

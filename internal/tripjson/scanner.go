@@ -244,7 +244,10 @@ func (s *Scanner) Number() ([]byte, error) {
 
 // Text reads a string and returns its content, unescaped. Without escapes
 // the content is a slice of the input, which costs no allocation; the
-// caller must copy what it keeps.
+// caller must copy what it keeps. Invalid UTF-8 is returned as it is, where
+// encoding/json would make each bad byte U+FFFD: a caller that keeps or
+// echoes text checks it (streaming and batch refuse input that is not
+// UTF-8).
 func (s *Scanner) Text() ([]byte, error) {
 	if s.Peek() != '"' {
 		return nil, s.syntax("want a string")

@@ -20,7 +20,7 @@ func TestText(t *testing.T) {
 		{`"\ude95\ud83d"`, "\uFFFD\uFFFD"},  // reversed pair
 		{`"\ud800\u0041"`, "\uFFFDA"},       // high surrogate, then a plain escape
 		{`"caf` + "\xc3\xa9" + `"`, "café"}, // UTF-8 as is
-		{`"` + "\xff" + `"`, "\xff"},        // invalid UTF-8 passes, as in encoding/json
+		{`"` + "\xff" + `"`, "\xff"},        // invalid UTF-8 as is (encoding/json makes it U+FFFD)
 	}
 	for _, tt := range tests {
 		s := NewScanner([]byte(tt.in))

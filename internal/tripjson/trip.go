@@ -41,11 +41,11 @@ const (
 	BadValue
 )
 
-// Problem is one rule a well-formed trip object breaks. It names the field
-// and the rule, and holds the words for both audiences: the web API's
-// clients get a field error with the rule (Rule) and the value apart;
-// operators reading a dead letter or a batch reject get one sentence with
-// the value in it (Error, Message).
+// Problem is one rule a well-formed trip object breaks: which field, which
+// sort of rule, and the value sent. Its words (Message, Error) are the same
+// for every input, so that a dead letter, a batch reject and a test read
+// alike; the web API words its field errors for its own page from Field and
+// Kind.
 type Problem struct {
 	// Field is the member's name: a trip field or, for UnknownField, the
 	// name as sent. It is empty for NotObject.
@@ -58,73 +58,38 @@ type Problem struct {
 	Value []byte
 }
 
-// Rule says which rule was broken, without the value, in the words of the
-// web API's contract: its clients show these messages next to the field
-// (and the lab's pydantic says "field required").
-func (p Problem) Rule() string {
-	switch p.Kind {
-	case NotObject:
-		return "must be a JSON object"
-	case UnknownField:
-		return "unknown field (allowed: " + fieldPU + ", " + fieldDO + ", " + fieldPax + ", " + fieldPickup + ")"
-	case RepeatedField:
-		return "field given more than once"
-	case MissingField:
-		return "field required"
-	}
-	bad := p.Kind == BadValue
-	switch {
-	case (p.Field == fieldPU || p.Field == fieldDO) && bad:
-		return fmt.Sprintf("must be a zone id from 1 to %d", trip.MaxZone)
-	case p.Field == fieldPU || p.Field == fieldDO:
-		return fmt.Sprintf("must be an integer zone id from 1 to %d", trip.MaxZone)
-	case p.Field == fieldPax && bad:
-		return fmt.Sprintf("must be from 0 to %d", trip.MaxPassengers)
-	case p.Field == fieldPax:
-		return fmt.Sprintf("must be an integer from 0 to %d, or null", trip.MaxPassengers)
-	case p.Field == fieldPickup && bad:
-		return "must be an ISO 8601 date-time, e.g. 2024-03-04T08:15:00 (NYC local time) or with an offset"
-	case p.Field == fieldPickup:
-		return "must be an ISO 8601 date-time string (NYC local time), e.g. 2024-03-04T08:15:00, or null"
-	}
-	return "breaks its field's rule"
-}
-
 // Message says which rule was broken and what was sent instead, to read
 // after the field's name: "must be an integer zone id from 1 to 265 (want
-// an integer, got a string)". It is the text of a dead letter's or a batch
-// reject's reason, for operators who see no separate value.
+// an integer, got a string)". The value is in it because a dead letter's or
+// a batch reject's reader sees no separate value.
 func (p Problem) Message() string {
 	switch p.Kind {
 	case NotObject:
 		return "must be a JSON object, got " + Describe(p.Value)
 	case UnknownField:
-		return p.Rule()
+		return "is an unknown field (allowed: " + fieldPU + ", " + fieldDO + ", " + fieldPax + ", " + fieldPickup + ")"
 	case RepeatedField:
 		return "is given twice"
 	case MissingField:
 		return "is missing"
 	case WrongType:
-		want := "an integer"
 		switch p.Field {
 		case fieldPax:
-			want = "an integer or null"
+			return fmt.Sprintf("must be an integer from 0 to %d, or null (want an integer or null, got %s)", trip.MaxPassengers, Describe(p.Value))
 		case fieldPickup:
-			want = "a string or null"
+			return "must be an ISO 8601 date-time string (NYC local time), e.g. 2024-03-04T08:15:00, or null (want a string or null, got " + Describe(p.Value) + ")"
 		}
-		return fmt.Sprintf("%s (want %s, got %s)", p.Rule(), want, Describe(p.Value))
+		return fmt.Sprintf("must be an integer zone id from 1 to %d (want an integer, got %s)", trip.MaxZone, Describe(p.Value))
 	}
 	switch p.Field {
-	case fieldPU, fieldDO:
-		return fmt.Sprintf("%s is not a zone id (out of range 1..%d)", Quote(p.Value), trip.MaxZone)
 	case fieldPax:
-		return fmt.Sprintf("must be an integer 0..%d or null (%s is out of range 0..%[1]d)", trip.MaxPassengers, Quote(p.Value))
+		return fmt.Sprintf("must be an integer 0..%d or null (%s is out of range 0..%[1]d)", trip.MaxPassengers, Shorten(p.Value))
 	case fieldPickup:
 		s := NewScanner(p.Value)
 		v, _ := s.Text()
-		return fmt.Sprintf(`%s is not a time (want ISO 8601 like "2024-03-01 08:30:00" in New York local time, or with an offset like "2024-03-01T13:30:00Z")`, strconv.Quote(Quote(v)))
+		return fmt.Sprintf(`%s is not a time (want ISO 8601 like "2024-03-01 08:30:00" in New York local time, or with an offset like "2024-03-01T13:30:00Z")`, strconv.Quote(Shorten(v)))
 	}
-	return p.Rule()
+	return fmt.Sprintf("%s is not a zone id (out of range 1..%d)", Shorten(p.Value), trip.MaxZone)
 }
 
 // Error is the field's name followed by Message: "passenger_count must be
@@ -155,12 +120,13 @@ func Describe(raw []byte) string {
 	case '{':
 		return "an object"
 	}
-	return Quote(raw)
+	return Shorten(raw)
 }
 
-// Quote renders text from the input for an error message: as it is when
-// short, else cut (at a UTF-8 boundary) after 64 bytes with an ellipsis.
-func Quote(b []byte) string {
+// Shorten renders text from the input for an error message: as it is when
+// short, else cut (at a UTF-8 boundary) after 64 bytes with an ellipsis, so
+// that a hostile value cannot make a message as long as the input.
+func Shorten(b []byte) string {
 	const max = 64
 	if len(b) <= max {
 		return string(b)
@@ -336,8 +302,9 @@ func integer(s *Scanner) (v int64, raw []byte, isInt bool, err error) {
 			return v, lit, true, nil
 		}
 	}
-	// As encoding/json reads it: 1e400 is too large (out of range), 1e-400
-	// is 0.
+	// 1e400 is integral but out of any range (encoding/json calls it no
+	// float64 at all; both refuse it); 1e-400 rounds to 0, as in
+	// encoding/json.
 	f, perr := strconv.ParseFloat(string(lit), 64)
 	if (perr != nil && !errors.Is(perr, strconv.ErrRange)) || f != math.Trunc(f) {
 		return 0, lit, false, nil
