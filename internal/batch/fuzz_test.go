@@ -29,6 +29,7 @@ func FuzzDecodeLine(f *testing.F) {
 		`{"PULocationID": 1.5e400, "DOLocationID": 2}`,
 		`{"PULocationID": 300, "DOLocationID": 0, "passenger_count": 9.0}`,
 		`{"PULocationID": 3e2, "DOLocationID": -7, "passenger_count": 10}`,
+		`{"PULocationID": 300.0, "DOLocationID": 1e-400, "passenger_count": -0}`,
 		`{"ride_id": 1, "ride_id": 2, "PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "yesterday"}`,
 		` {} `, `[]`, `null`, `{"a":`, `{"a" 1}`, "{\"ride_id\": \"\x01\"}", "\xff",
 		strings.Repeat("[", 100),

@@ -110,36 +110,52 @@ func (s *jsonlSource) read(ctx context.Context, fn chunkFunc) error {
 //
 // The trip fields follow the web API's rules (internal/tripjson):
 // PULocationID and DOLocationID are required integer zone ids 1..265 (132
-// and 132.0 alike; an integer outside 1..265 is rejected when scoring, as
-// in every input format); passenger_count is an integer 0..9, null or absent
-// (unknown); pickup_datetime is "YYYY-MM-DD HH:MM:SS" (or with a T,
-// optionally with fractional seconds) in New York local time, or RFC 3339
-// with a UTC offset, null or absent; a field given twice is an error.
-// ride_id is a string or a number, and defaults to the line number. Other
-// fields are ignored, unlike in the web API, so that predict's own JSON
-// Lines output (which adds the estimate's fields) can be scored again.
+// and 132.0 alike; an integer outside 1..265, 300 or 3e2, is rejected when
+// scoring, as in every input format); passenger_count is an integer 0..9,
+// null or absent (unknown); pickup_datetime is "YYYY-MM-DD HH:MM:SS" (or
+// with a T, optionally with fractional seconds) in New York local time, or
+// RFC 3339 with a UTC offset, null or absent; a field given twice is an
+// error. ride_id is a string or a number (kept as written), and null or
+// absent means the line number. A line must be UTF-8. Other fields are
+// ignored, unlike in the web API, so that predict's own JSON Lines output
+// (which adds the estimate's fields) can be scored again.
 type lineDecoder struct {
-	nyc *time.Location // nil when the zone database is unavailable
+	// nyc converts pickup times with a UTC offset. time/tzdata is linked in,
+	// so it is never nil in practice; if it were, such times would be
+	// refused rather than guessed at.
+	nyc *time.Location
 }
 
 func newLineDecoder() lineDecoder {
-	nyc, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		nyc = nil
-	}
+	nyc, _ := time.LoadLocation("America/New_York")
 	return lineDecoder{nyc: nyc}
+}
+
+// lineTrip is what one line states. It is filled apart from tripRow, and
+// copied into it in one place (decode), so that the row can change shape
+// without touching the JSON rules.
+type lineTrip struct {
+	rideID string
+	// pu and do are the zone ids; an integral one outside 1..265 is kept
+	// here for scoring to reject, in the words it uses for every format.
+	pu, do     int64
+	passengers float64 // NaN when unknown
+	pickup     int64   // NYC wall-clock microseconds, noTime when unknown
 }
 
 // decode fills r from line, or sets r.Problem and r.Input.
 func (d lineDecoder) decode(line []byte, r *tripRow) {
-	r.PickupMicros, r.DropoffMicros = noTime, noTime
-	r.Passengers = math.NaN()
-	if err := d.decodeObject(line, r); err != nil {
+	t, err := d.decodeObject(line)
+	if err != nil {
 		r.Problem = err.Error()
 	}
+	r.RideID = t.rideID
 	if r.RideID == "" {
 		r.RideID = strconv.FormatInt(r.Line, 10)
 	}
+	r.PULocationID, r.DOLocationID = t.pu, t.do
+	r.Passengers = t.passengers
+	r.PickupMicros, r.DropoffMicros = t.pickup, noTime
 	// The line as read, for the rejects file.
 	line = bytes.TrimSpace(line)
 	if r.Problem == "" || json.Valid(line) {
@@ -152,15 +168,16 @@ func (d lineDecoder) decode(line []byte, r *tripRow) {
 // errNotObject rejects a line that is not a JSON object (malformed or not).
 var errNotObject = errors.New(`not a JSON object (want {"PULocationID": 43, "DOLocationID": 151, ...})`)
 
-// decodeObject fills r from line. The error is malformed JSON, else the
-// first rule the line breaks.
-func (d lineDecoder) decodeObject(line []byte, r *tripRow) error {
+// decodeObject reads line. The error is malformed JSON, else the first rule
+// the line breaks; the ride id is read even then, to name the reject.
+func (d lineDecoder) decodeObject(line []byte) (lineTrip, error) {
+	lt := lineTrip{passengers: math.NaN(), pickup: noTime}
 	if !utf8.Valid(line) {
-		return errors.New("malformed JSON: not valid UTF-8")
+		return lt, errors.New("malformed JSON: not valid UTF-8")
 	}
 	s := tripjson.NewScanner(line)
 	if s.Peek() != '{' {
-		return errNotObject
+		return lt, errNotObject
 	}
 	var (
 		first  string // the first rule broken
@@ -172,18 +189,16 @@ func (d lineDecoder) decodeObject(line []byte, r *tripRow) error {
 		}
 	}
 	problem := func(p tripjson.Problem) {
-		// An integer zone id outside 1..265 is left to scoring, which
-		// rejects it in the same words for every input format.
-		if p.Kind == tripjson.BadValue {
-			if v, err := strconv.ParseInt(string(p.Value), 10, 32); err == nil {
-				switch p.Field {
-				case "PULocationID":
-					r.PULocationID = v
-					return
-				case "DOLocationID":
-					r.DOLocationID = v
-					return
+		if p.Kind == tripjson.BadValue && (p.Field == "PULocationID" || p.Field == "DOLocationID") {
+			// Integral (300, 300.0, 3e2) but no zone: left to scoring.
+			f, err := strconv.ParseFloat(string(p.Value), 64)
+			if err == nil && f == math.Trunc(f) && math.Abs(f) <= math.MaxInt32 {
+				if p.Field == "PULocationID" {
+					lt.pu = int64(f)
+				} else {
+					lt.do = int64(f)
 				}
+				return
 			}
 		}
 		fail(p.Error())
@@ -197,35 +212,35 @@ func (d lineDecoder) decodeObject(line []byte, r *tripRow) error {
 			fail(tripjson.Problem{Field: "ride_id", Kind: tripjson.RepeatedField}.Error())
 		}
 		seenID = true
-		return rideID(&s, r, fail)
+		return rideID(&s, &lt.rideID, fail)
 	})
 	if err == nil {
 		err = s.End()
 	}
 	switch {
 	case err != nil:
-		return err
+		return lt, err
 	case first != "":
-		return errors.New(first)
+		return lt, errors.New(first)
 	}
 	if t.PULocationID != 0 { // else left to scoring, above
-		r.PULocationID = int64(t.PULocationID)
+		lt.pu = int64(t.PULocationID)
 	}
 	if t.DOLocationID != 0 {
-		r.DOLocationID = int64(t.DOLocationID)
+		lt.do = int64(t.DOLocationID)
 	}
 	if t.Passengers != trip.NoPassengers {
-		r.Passengers = float64(t.Passengers)
+		lt.passengers = float64(t.Passengers)
 	}
 	if !t.Pickup.IsZero() {
-		r.PickupMicros = t.Pickup.UnixMicro()
+		lt.pickup = t.Pickup.UnixMicro()
 	}
-	return nil
+	return lt, nil
 }
 
-// rideID reads a ride_id: a string, a number (kept as written) or null (the
-// line number).
-func rideID(s *tripjson.Scanner, r *tripRow, fail func(string)) error {
+// rideID reads a ride_id into id: a string, a number (kept as written) or
+// null (the line number).
+func rideID(s *tripjson.Scanner, id *string, fail func(string)) error {
 	switch c := s.Peek(); {
 	case c == 'n' && s.Null():
 		return nil
@@ -239,13 +254,13 @@ func rideID(s *tripjson.Scanner, r *tripRow, fail func(string)) error {
 		case len(v) > maxRideIDBytes:
 			fail(fmt.Sprintf("ride_id is longer than %d bytes", maxRideIDBytes))
 		default:
-			r.RideID = string(v)
+			*id = string(v)
 		}
 		return nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		lit, err := s.Number()
 		if err == nil {
-			r.RideID = string(lit)
+			*id = string(lit)
 		}
 		return err
 	}
