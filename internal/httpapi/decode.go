@@ -22,8 +22,9 @@ import (
 type FieldError struct {
 	// Location is where: "body.PULocationID", or "body[3].PULocationID" in a batch.
 	Location string `json:"location" doc:"Where the error is, e.g. body.PULocationID or body[3].passenger_count"`
-	// Message says which rule was broken.
-	Message string `json:"message" doc:"The rule that was broken"`
+	// Message says which rule was broken and what was sent instead, to
+	// read after the field's name.
+	Message string `json:"message" example:"must be from 0 to 9, got 12" doc:"The rule that was broken and what was sent, to read after the field's name"`
 	// Value is the offending value as sent, when there is one.
 	Value any `json:"value,omitempty" doc:"The offending value, when there is one"`
 }
@@ -46,47 +47,15 @@ func (d *decoder) fieldErr(field, msg string, value any) {
 	d.errs = append(d.errs, FieldError{Location: loc, Message: msg, Value: value})
 }
 
-// problem records a trip's broken rule as a field error.
+// problem records a trip's broken rule as a field error, in tripjson's
+// words, which name the rule and the value sent and read after the field's
+// name (the call-centre page shows "Passengers must be from 0 to 9, got 12.").
 func (d *decoder) problem(p tripjson.Problem) {
 	var v any
 	if p.Value != nil {
 		v = rawValue(p.Value)
 	}
-	d.fieldErr(p.Field, fieldMessage(p), v)
-}
-
-// fieldMessage words a broken rule for the API's clients, which show it
-// after the field's name on a page for call-centre staff ("Passengers must
-// be from 0 to 9."): the rule alone, plainly, since the value is shown apart
-// (FieldError.Value). tripjson's own words carry the value, for readers of
-// dead letters and batch rejects, who see no separate value.
-func fieldMessage(p tripjson.Problem) string {
-	const (
-		pu, do, pax, pickup = "PULocationID", "DOLocationID", "passenger_count", "pickup_datetime"
-	)
-	bad := p.Kind == tripjson.BadValue
-	switch {
-	case p.Kind == tripjson.NotObject:
-		return "must be a JSON object"
-	case p.Kind == tripjson.UnknownField:
-		return "unknown field (allowed: " + pu + ", " + do + ", " + pax + ", " + pickup + ")"
-	case p.Kind == tripjson.RepeatedField:
-		return "field given more than once"
-	case p.Kind == tripjson.MissingField:
-		return "field required"
-	case (p.Field == pu || p.Field == do) && bad:
-		return fmt.Sprintf("must be a zone id from 1 to %d", trip.MaxZone)
-	case p.Field == pu || p.Field == do:
-		return fmt.Sprintf("must be an integer zone id from 1 to %d", trip.MaxZone)
-	case p.Field == pax && bad:
-		return fmt.Sprintf("must be from 0 to %d", trip.MaxPassengers)
-	case p.Field == pax:
-		return fmt.Sprintf("must be an integer from 0 to %d, or null", trip.MaxPassengers)
-	case p.Field == pickup && bad:
-		return "must be an ISO 8601 date-time, e.g. 2024-03-04T08:15:00 (NYC local time) or with an offset"
-	}
-	// pickup_datetime of the wrong type, the last rule there is.
-	return "must be an ISO 8601 date-time string (NYC local time), e.g. 2024-03-04T08:15:00, or null"
+	d.fieldErr(p.Field, p.Message(), v)
 }
 
 // decodeTrip decodes a single trip object. The error is a

@@ -91,27 +91,34 @@ func TestDecodeTrip(t *testing.T) {
 	}
 }
 
-// The field errors' words are the API's contract, shown after the field's
-// name on the call-centre page: the rule, without the value.
-func TestFieldMessage(t *testing.T) {
+// The field errors' words are tripjson's, the same as in dead letters and
+// batch rejects, and the API's contract: shown after the field's name on
+// the call-centre page, they name the rule and what was sent.
+func TestFieldErrorWords(t *testing.T) {
+	ny := nyc(t)
 	tests := []struct {
-		p    tripjson.Problem
-		want string
+		body string
+		want string // location: message of the first field error
 	}{
-		{tripjson.Problem{Kind: tripjson.NotObject, Value: []byte("[1]")}, "must be a JSON object"},
-		{tripjson.Problem{Field: "x", Kind: tripjson.UnknownField}, "unknown field (allowed: PULocationID, DOLocationID, passenger_count, pickup_datetime)"},
-		{tripjson.Problem{Field: "DOLocationID", Kind: tripjson.RepeatedField}, "field given more than once"},
-		{tripjson.Problem{Field: "DOLocationID", Kind: tripjson.MissingField}, "field required"},
-		{tripjson.Problem{Field: "PULocationID", Kind: tripjson.WrongType, Value: []byte(`"7"`)}, "must be an integer zone id from 1 to 265"},
-		{tripjson.Problem{Field: "DOLocationID", Kind: tripjson.BadValue, Value: []byte("266")}, "must be a zone id from 1 to 265"},
-		{tripjson.Problem{Field: "passenger_count", Kind: tripjson.WrongType, Value: []byte("true")}, "must be an integer from 0 to 9, or null"},
-		{tripjson.Problem{Field: "passenger_count", Kind: tripjson.BadValue, Value: []byte("12")}, "must be from 0 to 9"},
-		{tripjson.Problem{Field: "pickup_datetime", Kind: tripjson.WrongType, Value: []byte("17")}, "must be an ISO 8601 date-time string (NYC local time), e.g. 2024-03-04T08:15:00, or null"},
-		{tripjson.Problem{Field: "pickup_datetime", Kind: tripjson.BadValue, Value: []byte(`"soon"`)}, "must be an ISO 8601 date-time, e.g. 2024-03-04T08:15:00 (NYC local time) or with an offset"},
+		{`[1]`, "body: must be a JSON object, got an array"},
+		{`{"PULocationID": 1, "DOLocationID": 2, "x": 1}`, "body.x: is an unknown field (allowed: PULocationID, DOLocationID, passenger_count, pickup_datetime)"},
+		{`{"PULocationID": 1, "DOLocationID": 2, "DOLocationID": 2, "DOLocationID": 2}`, "body.DOLocationID: is given more than once"},
+		{`{"PULocationID": 1}`, "body.DOLocationID: is missing"},
+		{`{"PULocationID": "7", "DOLocationID": 2}`, "body.PULocationID: must be an integer zone id from 1 to 265, got a string"},
+		{`{"PULocationID": 1, "DOLocationID": 266}`, "body.DOLocationID: must be a zone id from 1 to 265, got 266"},
+		{`{"PULocationID": 1, "DOLocationID": 2, "passenger_count": true}`, "body.passenger_count: must be an integer from 0 to 9 or null, got a boolean"},
+		{`{"PULocationID": 1, "DOLocationID": 2, "passenger_count": 12}`, "body.passenger_count: must be from 0 to 9, got 12"},
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": 17}`, "body.pickup_datetime: must be an ISO 8601 date-time string or null, got 17"},
+		{`{"PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "soon"}`, `body.pickup_datetime: must be an ISO 8601 date-time like 2024-03-04T08:15:00 (New York time) or with an offset like 2024-03-04T13:15:00Z, got "soon"`},
 	}
 	for _, tt := range tests {
-		if got := fieldMessage(tt.p); got != tt.want {
-			t.Errorf("%+v: fieldMessage = %q; want %q", tt.p, got, tt.want)
+		_, errs, err := decodeTrip([]byte(tt.body), ny)
+		if err != nil || len(errs) == 0 {
+			t.Errorf("%s: field errors %+v, err %v", tt.body, errs, err)
+			continue
+		}
+		if got := errs[0].Location + ": " + errs[0].Message; got != tt.want {
+			t.Errorf("%s:\n got %s\nwant %s", tt.body, got, tt.want)
 		}
 	}
 }
@@ -152,7 +159,7 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 // FuzzDecodeTrip checks what the web API adds to tripjson (whose own
 // fuzzer checks the rules against encoding/json): a body is malformed
 // exactly when encoding/json says it is not JSON; each of tripjson's
-// problems becomes one field error, at body.<field>, in the API's words; and
+// problems becomes one field error, at body.<field>, in its words; and
 // an accepted trip is what encoding/json reads, with no unknown field.
 func FuzzDecodeTrip(f *testing.F) {
 	for _, s := range []string{
@@ -187,7 +194,7 @@ func FuzzDecodeTrip(f *testing.F) {
 			if p.Field != "" {
 				loc += "." + p.Field
 			}
-			if e := errs[i]; e.Location != loc || e.Message != fieldMessage(p) || (e.Value == nil) != (p.Value == nil) {
+			if e := errs[i]; e.Location != loc || e.Message != p.Message() || (e.Value == nil) != (p.Value == nil) {
 				t.Fatalf("%q: field error %+v for %+v", b, e, p)
 			}
 		}

@@ -51,7 +51,7 @@ type Problem struct {
 	Type     string       `json:"type" example:"about:blank" doc:"A URI reference identifying the problem type"`
 	Title    string       `json:"title" example:"Unprocessable Content" doc:"Short summary of the problem type"`
 	Status   int          `json:"status" example:"422" doc:"HTTP status code"`
-	Detail   string       `json:"detail,omitempty" example:"PULocationID must be a zone id from 1 to 265" doc:"What went wrong with this request"`
+	Detail   string       `json:"detail,omitempty" example:"body.DOLocationID: must be a zone id from 1 to 265, got 266" doc:"What went wrong with this request"`
 	Instance string       `json:"instance,omitempty" example:"/predict" doc:"The request path"`
 	Errors   []FieldError `json:"errors,omitempty" doc:"Every field that broke a rule"`
 }

@@ -113,10 +113,10 @@ type event struct {
 // spread among them, bad invalid ones.
 func makeEvents(good, bad int) []event {
 	badKinds := []struct{ data, reason string }{
-		{`{"ride_id":"b%d","ride":{"PULocationID":0,"DOLocationID":4}}`, "out of range"},
-		{`{"ride_id":"b%d","ride":{"PULocationID":"74","DOLocationID":4}}`, "want an integer"},
+		{`{"ride_id":"b%d","ride":{"PULocationID":0,"DOLocationID":4}}`, "ride.PULocationID: must be a zone id from 1 to 265, got 0"},
+		{`{"ride_id":"b%d","ride":{"PULocationID":"74","DOLocationID":4}}`, "ride.PULocationID: must be an integer zone id from 1 to 265, got a string"},
 		{`{"ride_id":"b%d","ride":{"PULocationID":74,"DOLocationID":4,"trip_distance":3}}`, "unknown field"},
-		{`{"ride_id":"b%d","ride":{"PULocationID":74,"DOLocationID":4,"passenger_count":12}}`, "out of range 0..9"},
+		{`{"ride_id":"b%d","ride":{"PULocationID":74,"DOLocationID":4,"passenger_count":12}}`, "ride.passenger_count: must be from 0 to 9, got 12"},
 		{`not json %d`, "not a JSON object"},
 		{`{"ride_id":"b%d","ride":{"PULocationID":74,`, "want a field name"},
 	}

@@ -42,10 +42,9 @@ const (
 )
 
 // Problem is one rule a well-formed trip object breaks: which field, which
-// sort of rule, and the value sent. Its words (Message, Error) are the same
-// for every input, so that a dead letter, a batch reject and a test read
-// alike; the web API words its field errors for its own page from Field and
-// Kind.
+// sort of rule, and the value sent. Its words (Message, Error) are the only
+// words for it: the web API's field errors, a dead letter and a batch reject
+// all read alike.
 type Problem struct {
 	// Field is the member's name: a trip field or, for UnknownField, the
 	// name as sent. It is empty for NotObject.
@@ -58,10 +57,12 @@ type Problem struct {
 	Value []byte
 }
 
-// Message says which rule was broken and what was sent instead, to read
-// after the field's name: "must be an integer zone id from 1 to 265 (want
-// an integer, got a string)". The value is in it because a dead letter's or
-// a batch reject's reader sees no separate value.
+// Message says plainly which rule was broken and, when there is one, what
+// was sent instead, to read after the field's name ("Passengers must be from
+// 0 to 9, got 12." on the web API's call-centre page; "passenger_count must
+// be from 0 to 9, got 12" in a batch reject): the rule, then ", got" and the
+// value, or its type when the type is wrong. The value is in it because a
+// dead letter's or a batch reject's reader sees no separate value.
 func (p Problem) Message() string {
 	switch p.Kind {
 	case NotObject:
@@ -69,31 +70,31 @@ func (p Problem) Message() string {
 	case UnknownField:
 		return "is an unknown field (allowed: " + fieldPU + ", " + fieldDO + ", " + fieldPax + ", " + fieldPickup + ")"
 	case RepeatedField:
-		return "is given twice"
+		return "is given more than once"
 	case MissingField:
 		return "is missing"
 	case WrongType:
 		switch p.Field {
 		case fieldPax:
-			return fmt.Sprintf("must be an integer from 0 to %d, or null (want an integer or null, got %s)", trip.MaxPassengers, Describe(p.Value))
+			return fmt.Sprintf("must be an integer from 0 to %d or null, got %s", trip.MaxPassengers, Describe(p.Value))
 		case fieldPickup:
-			return "must be an ISO 8601 date-time string (NYC local time), e.g. 2024-03-04T08:15:00, or null (want a string or null, got " + Describe(p.Value) + ")"
+			return "must be an ISO 8601 date-time string or null, got " + Describe(p.Value)
 		}
-		return fmt.Sprintf("must be an integer zone id from 1 to %d (want an integer, got %s)", trip.MaxZone, Describe(p.Value))
+		return fmt.Sprintf("must be an integer zone id from 1 to %d, got %s", trip.MaxZone, Describe(p.Value))
 	}
 	switch p.Field {
 	case fieldPax:
-		return fmt.Sprintf("must be an integer 0..%d or null (%s is out of range 0..%[1]d)", trip.MaxPassengers, Shorten(p.Value))
+		return fmt.Sprintf("must be from 0 to %d, got %s", trip.MaxPassengers, Shorten(p.Value))
 	case fieldPickup:
 		s := NewScanner(p.Value)
 		v, _ := s.Text()
-		return fmt.Sprintf(`%s is not a time (want ISO 8601 like "2024-03-01 08:30:00" in New York local time, or with an offset like "2024-03-01T13:30:00Z")`, strconv.Quote(Shorten(v)))
+		return "must be an ISO 8601 date-time like 2024-03-04T08:15:00 (New York time) or with an offset like 2024-03-04T13:15:00Z, got " + strconv.Quote(Shorten(v))
 	}
-	return fmt.Sprintf("%s is not a zone id (out of range 1..%d)", Shorten(p.Value), trip.MaxZone)
+	return fmt.Sprintf("must be a zone id from 1 to %d, got %s", trip.MaxZone, Shorten(p.Value))
 }
 
 // Error is the field's name followed by Message: "passenger_count must be
-// an integer 0..9 or null (12 is out of range 0..9)".
+// from 0 to 9, got 12".
 func (p Problem) Error() string {
 	if p.Field == "" {
 		return p.Message()
