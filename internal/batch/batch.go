@@ -473,9 +473,11 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
+// zoneProblem says why a zone id cannot be scored, in the words the web
+// API and the stream use (internal/tripjson); an empty cell reads as 0.
 func zoneProblem(field string, v int64) string {
 	if v == 0 {
-		return fmt.Sprintf("%s is empty or 0 (want a zone id 1..%d)", field, trip.MaxZone)
+		return fmt.Sprintf("%s is empty or 0: must be a zone id from 1 to %d", field, trip.MaxZone)
 	}
-	return fmt.Sprintf("%s %d is not a zone id (want 1..%d)", field, v, trip.MaxZone)
+	return fmt.Sprintf("%s must be a zone id from 1 to %d, got %d", field, trip.MaxZone, v)
 }

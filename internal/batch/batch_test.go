@@ -227,7 +227,7 @@ func TestRejectedRows(t *testing.T) {
 			name: "parquet", file: "green_tripdata_2021-01.parquet",
 			write:      func(t *testing.T, p string) { writeTLC(t, p, parquetRows) },
 			wantIDs:    []string{"2021/01_0", "2021/01_1", "2021/01_4"},
-			wantReject: []string{`"row":2: PULocationID is empty or 0`, `"row":3: PULocationID 300 is not a zone id`},
+			wantReject: []string{`"row":2: PULocationID is empty or 0`, `"row":3: PULocationID must be a zone id from 1 to 265, got 300`},
 			failWhere:  "row 2 (ride_id 2021/01_2): PULocationID is empty or 0",
 		},
 		{
@@ -235,7 +235,7 @@ func TestRejectedRows(t *testing.T) {
 			write:   func(t *testing.T, p string) { os.WriteFile(p, []byte(jsonLines), 0o644) },
 			wantIDs: []string{"a", "8"},
 			wantReject: []string{
-				`"line":2: PULocationID 300 is not a zone id`,
+				`"line":2: PULocationID must be a zone id from 1 to 265, got 300`,
 				`"line":4: PULocationID must be an integer zone id from 1 to 265, got a string`,
 				`"line":5: passenger_count must be from 0 to 9, got 12`,
 				`"line":6: not a JSON object`,
@@ -244,7 +244,7 @@ func TestRejectedRows(t *testing.T) {
 				`"line":10: PULocationID is given more than once`,
 				`"line":11: malformed JSON at byte 54: want a value`,
 			},
-			failWhere: "line 2 (ride_id b): PULocationID 300 is not a zone id",
+			failWhere: "line 2 (ride_id b): PULocationID must be a zone id from 1 to 265, got 300",
 		},
 		{
 			name: "csv", file: "yellow_2019-03.csv",

@@ -203,7 +203,7 @@ func rideID(s *tripjson.Scanner, id *RideID, fail func(field, reason string)) er
 		case len(v) == 0:
 			fail(field, "must not be empty")
 		case len(v) > MaxRideIDBytes:
-			fail(field, fmt.Sprintf("is %d bytes long, more than the %d allowed", len(v), MaxRideIDBytes))
+			fail(field, fmt.Sprintf("must be at most %d bytes long, got %d", MaxRideIDBytes, len(v)))
 		default:
 			*id = RideID{text: string(v)}
 		}
@@ -216,9 +216,9 @@ func rideID(s *tripjson.Scanner, id *RideID, fail func(field, reason string)) er
 		n, perr := strconv.ParseInt(string(lit), 10, 64)
 		switch {
 		case bytes.ContainsAny(lit, ".eE"):
-			fail(field, "want a string or an integer written as one, got "+tripjson.Shorten(lit))
+			fail(field, "must be a string or an integer written without a fraction or exponent, got "+tripjson.Shorten(lit))
 		case perr != nil:
-			fail(field, fmt.Sprintf("integer %s does not fit in 64 bits", tripjson.Shorten(lit)))
+			fail(field, "must be an integer that fits in 64 bits, got "+tripjson.Shorten(lit))
 		default:
 			*id = RideID{text: strconv.FormatInt(n, 10), number: true}
 		}
@@ -226,7 +226,7 @@ func rideID(s *tripjson.Scanner, id *RideID, fail func(field, reason string)) er
 	}
 	raw, err := s.Skip()
 	if err == nil {
-		fail(field, "want a string or an integer, got "+tripjson.Describe(raw))
+		fail(field, "must be a string or an integer, got "+tripjson.Describe(raw))
 	}
 	return err
 }
