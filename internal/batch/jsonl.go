@@ -81,7 +81,7 @@ func (s *jsonlSource) read(ctx context.Context, fn chunkFunc) error {
 		if len(bytes.TrimSpace(b)) > 0 || tooLong {
 			r := tripRow{Index: line - 1, Line: line}
 			if tooLong {
-				r.Problem = fmt.Sprintf("line is longer than %d bytes", MaxLineBytes)
+				r.Problem = fmt.Sprintf("the line must be at most %d bytes long", MaxLineBytes)
 				r.Input = []byte(`"(too long to show)"`)
 			} else {
 				s.dec.decode(b, &r)
@@ -250,9 +250,9 @@ func rideID(s *tripjson.Scanner, id *string, fail func(string)) error {
 		case err != nil:
 			return err
 		case len(v) == 0:
-			fail("ride_id is empty")
+			fail("ride_id must not be empty")
 		case len(v) > maxRideIDBytes:
-			fail(fmt.Sprintf("ride_id is longer than %d bytes", maxRideIDBytes))
+			fail(fmt.Sprintf("ride_id must be at most %d bytes long, got %d", maxRideIDBytes, len(v)))
 		default:
 			*id = string(v)
 		}
