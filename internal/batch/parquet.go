@@ -35,11 +35,15 @@ import (
 //   - the rest PLAIN, with the passenger count (few distinct values)
 //     compressed with snappy.
 //
-// Definition levels are RLE; the numeric columns have min/max statistics.
-// The file is parquet format version 1 with v1 data pages, which every
-// reader reads; parquet-go's own metadata types, thrift encoder and
-// DELTA_BINARY_PACKED and RLE encoders write the rest (and its
-// DELTA_BYTE_ARRAY encoder ids of the input's own, which are not counted).
+// Definition levels are RLE; the numeric columns have min/max statistics
+// (none for a row group's column that holds a NaN). The file has v1 data
+// pages and says format version 1, as parquet-mr's files do, but
+// RLE_DICTIONARY and DELTA_BYTE_ARRAY are format 2 encodings: a reader
+// that knows only format 1's (PLAIN_DICTIONARY) cannot read it. pyarrow
+// and parquet-go do, and the tests read the output with both.
+// parquet-go's own metadata types, thrift encoder and DELTA_BINARY_PACKED
+// and RLE encoders write the rest (and its DELTA_BYTE_ARRAY encoder ids
+// of the input's own, which are not counted).
 
 // Output column indexes, in the order of OutputColumns.
 const (
@@ -118,9 +122,10 @@ func (p *parquetWriter) dictionaryValues(ci int) ([]byte, int) {
 }
 
 // encodeOrder lists the columns from the costliest to encode to the
-// cheapest, the order in which the encoders take them: the ids (formatted
-// and compressed) first, the uncompressed floats last, so that both
-// encoders finish a page at about the same time.
+// cheapest, the order in which the encoders take them: the ids (counted
+// up and delta-encoded) and the snappy-compressed passenger count first,
+// the one-run model name and version last, so that both encoders finish
+// a page at about the same time.
 var encodeOrder = [numColumns]int{
 	colRideID, colPassengers, colPU, colDO, colActual, colPickup,
 	colPredicted, colLow, colHigh, colModelName, colModelVersion,
@@ -142,6 +147,10 @@ type chunkWriter struct {
 	hasBounds          bool
 	minInt, maxInt     int64
 	minFloat, maxFloat float64
+	// nan is set when a page held a NaN: min and max, which leave NaN
+	// out, would then not cover that page's other values, so the chunk
+	// gets none.
+	nan bool
 }
 
 // pageScratch is an encoder's working memory, reused from page to page and
@@ -360,7 +369,12 @@ func (p *parquetWriter) encodePage(ci int, rows []tripRow, s *pageScratch) error
 	if ilo <= ihi {
 		c.boundInts(ilo, ihi)
 	}
-	if flo <= fhi { // false too when a NaN crept in: no bounds then
+	switch {
+	case math.IsNaN(flo) || math.IsNaN(fhi):
+		// min and max turned NaN at the first NaN and lost the page's
+		// other values: the chunk can state no bounds.
+		c.nan = true
+	case flo <= fhi: // false when every value is null
 		c.boundFloats(flo, fhi)
 	}
 	s.encoded, s.defs = v, levels
@@ -484,7 +498,7 @@ func (p *parquetWriter) flushRowGroup() error {
 		}
 		md.TotalCompressedSize = p.offset - start
 		md.TotalUncompressedSize = dictUncompressed + c.uncompressed
-		if c.hasBounds {
+		if c.hasBounds && !c.nan {
 			md.Statistics.MinValue, md.Statistics.MaxValue = c.bounds(spec.typ)
 		}
 		rg.Columns = append(rg.Columns, format.ColumnChunk{FileOffset: start, MetaData: md})
