@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,10 +28,44 @@ for row in zip(*cols):
     print(json.dumps([v.strftime("%Y-%m-%d %H:%M:%S") if hasattr(v, "strftime") else v for v in row]))
 `
 
+// pyarrowStats prints every column chunk whose footer statistics pyarrow
+// finds at odds with the values it reads from the chunk's row group: the
+// null count, and min and max, which must be the present values' (NaN
+// left out) when stated and must be stated for a numeric column with
+// values. It prints nothing when all agree.
+const pyarrowStats = `
+import sys
+import pyarrow.parquet as pq
+f = pq.ParquetFile(sys.argv[1])
+md = f.metadata
+for g in range(md.num_row_groups):
+    t = f.read_row_group(g)
+    for j in range(md.num_columns):
+        c = md.row_group(g).column(j)
+        where = "row group %d, %s" % (g, c.path_in_schema)
+        vals = t.column(j).to_pylist()
+        present = [v for v in vals if v is not None and v == v]
+        st = c.statistics
+        if st is None:
+            print(where + ": no statistics")
+            continue
+        nulls = sum(v is None for v in vals)
+        if st.null_count != nulls:
+            print("%s: null count %d, want %d" % (where, st.null_count, nulls))
+        if st.has_min_max:
+            if (st.min, st.max) != (min(present), max(present)):
+                print("%s: min %r max %r, want %r and %r" % (where, st.min, st.max, min(present), max(present)))
+        elif present and c.physical_type != "BYTE_ARRAY" and len(present) == len(vals) - nulls:
+            print(where + ": no min and max")
+`
+
 // The parquet output must read the same in pyarrow, the reader most of
 // its users have, as in parquet-go: every value of every row, for a real
 // month (ids counted up, pages of 8,192 rows, nulls) and for JSON Lines
-// with ids of their own. TAXIETA_PYARROW_PYTHON is a Python with pyarrow;
+// with ids of their own, and for more rows than a row group holds (ids
+// counted up, no durations: a column all null). pyarrow must also find
+// every column chunk's statistics true to its values.
+// TAXIETA_PYARROW_PYTHON is a Python with pyarrow;
 // the test script points it at the MLflow venv's.
 func TestParquetOutputReadsInPyArrow(t *testing.T) {
 	python := testenv.Service(t, "TAXIETA_PYARROW_PYTHON")
@@ -46,7 +81,22 @@ func TestParquetOutputReadsInPyArrow(t *testing.T) {
 	if err := os.WriteFile(jsonl, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, in := range []string{dataFile(t, "green_tripdata_2021-01.parquet"), jsonl} {
+	many := filepath.Join(dir, "many_2024-03.jsonl")
+	var b strings.Builder
+	for i := range RowGroupRows + 3000 {
+		fmt.Fprintf(&b, `{"PULocationID": %d, "DOLocationID": %d`, 1+i%trip.MaxZone, trip.MaxZone-i%trip.MaxZone)
+		if i%7 != 0 {
+			fmt.Fprintf(&b, `, "passenger_count": %d`, i%5)
+		}
+		if i%3 != 0 {
+			fmt.Fprintf(&b, `, "pickup_datetime": "2024-03-%02d %02d:%02d:00"`, 1+i%28, i%24, i%60)
+		}
+		b.WriteString("}\n")
+	}
+	if err := os.WriteFile(many, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{dataFile(t, "green_tripdata_2021-01.parquet"), jsonl, many} {
 		t.Run(filepath.Base(in), func(t *testing.T) {
 			out := filepath.Join(dir, filepath.Base(in)+".scored.parquet")
 			if _, err := Run(context.Background(), options(a, in, out)); err != nil {
@@ -85,6 +135,17 @@ func TestParquetOutputReadsInPyArrow(t *testing.T) {
 				t.Fatal(err)
 			}
 			compareRecords(t, "pyarrow", got, want)
+
+			cmd = exec.Command(python, "-c", pyarrowStats, out)
+			stderr.Reset()
+			cmd.Stderr = &stderr
+			problems, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("pyarrow statistics: %v\n%s", err, stderr.Bytes())
+			}
+			if len(problems) > 0 {
+				t.Errorf("pyarrow finds the statistics at odds with the values:\n%s", problems)
+			}
 		})
 	}
 }
