@@ -61,12 +61,11 @@ for g in range(md.num_row_groups):
 
 // The parquet output must read the same in pyarrow, the reader most of
 // its users have, as in parquet-go: every value of every row, for a real
-// month (ids counted up, pages of 8,192 rows, nulls) and for JSON Lines
-// with ids of their own, and for more rows than a row group holds (ids
-// counted up, no durations: a column all null). pyarrow must also find
-// every column chunk's statistics true to its values.
-// TAXIETA_PYARROW_PYTHON is a Python with pyarrow;
-// the test script points it at the MLflow venv's.
+// month (ids counted up, pages of 8,192 rows, nulls), for JSON Lines with
+// ids of their own, for more rows than a row group holds (no durations:
+// a column all null) and for no rows; and pyarrow must find every column
+// chunk's statistics true to its values. TAXIETA_PYARROW_PYTHON is a
+// Python with pyarrow; the test script points it at the MLflow venv's.
 func TestParquetOutputReadsInPyArrow(t *testing.T) {
 	python := testenv.Service(t, "TAXIETA_PYARROW_PYTHON")
 	a := testModel(t)
@@ -96,7 +95,11 @@ func TestParquetOutputReadsInPyArrow(t *testing.T) {
 	if err := os.WriteFile(many, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, in := range []string{dataFile(t, "green_tripdata_2021-01.parquet"), jsonl, many} {
+	empty := filepath.Join(dir, "empty.jsonl")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{dataFile(t, "green_tripdata_2021-01.parquet"), jsonl, many, empty} {
 		t.Run(filepath.Base(in), func(t *testing.T) {
 			out := filepath.Join(dir, filepath.Base(in)+".scored.parquet")
 			if _, err := Run(context.Background(), options(a, in, out)); err != nil {

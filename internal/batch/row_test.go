@@ -206,6 +206,7 @@ func TestParquetWriterFooter(t *testing.T) {
 		n    int
 		edit func(i int, r *tripRow)
 	}{
+		{"no rows", 0, nil},
 		{"one page", 100, nil},
 		{"pages and two row groups", RowGroupRows + 3*chunkRows + 17, nil},
 		{"nulls", 3 * chunkRows, func(i int, r *tripRow) {

@@ -431,7 +431,11 @@ func (cr *columnReader) decodeFloats(page parquet.Page, c parquetColumn, dst []f
 
 // int64sAsIs returns the values of a time or zone column as they are
 // stored when they need no conversion: INT64 zone ids, or INT64 times in
-// microseconds. The slice is the page's or dictionary's own memory.
+// microseconds. The slice is the page's or dictionary's own memory, not a
+// copy. A page's is pooled: it is read only before the page is released.
+// A dictionary's is not: parquet-go (v0.32.0, Column.decodeDictionary)
+// decodes it into memory of its own that no pool takes back, so it stays
+// valid for as long as the columnReader holds it, past the chunk's end.
 func int64sAsIs(values encoding.Values, c parquetColumn) ([]int64, bool) {
 	if c.kind != parquet.Int64 || (c.unit != 0 && c.unit != time.Microsecond) {
 		return nil, false
