@@ -36,11 +36,11 @@ import (
 //     compressed with snappy.
 //
 // Definition levels are RLE; the numeric columns have min/max statistics
-// (none for a row group's column that holds a NaN). The file has v1 data
-// pages and says format version 1, as parquet-mr's files do, but
-// RLE_DICTIONARY and DELTA_BYTE_ARRAY are format 2 encodings: a reader
-// that knows only format 1's (PLAIN_DICTIONARY) cannot read it. pyarrow
-// and parquet-go do, and the tests read the output with both.
+// (none for a row group's column that holds a NaN). The file says format
+// version 2, as Arrow's files do, since RLE_DICTIONARY and DELTA_BYTE_ARRAY
+// are format 2 encodings (a reader that knows only format 1's cannot read
+// it), with v1 data pages, which every format 2 reader reads. pyarrow and
+// parquet-go do, and the tests read the output with both.
 // parquet-go's own metadata types, thrift encoder and DELTA_BINARY_PACKED
 // and RLE encoders write the rest (and its DELTA_BYTE_ARRAY encoder ids
 // of the input's own, which are not counted).
@@ -568,7 +568,7 @@ func (p *parquetWriter) close() error {
 		orders[i] = format.ColumnOrder{Value: &format.TypeDefinedOrder{}}
 	}
 	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &format.FileMetaData{
-		Version:   1,
+		Version:   2,
 		Schema:    schema(),
 		NumRows:   p.rows,
 		RowGroups: p.rowGroups,
