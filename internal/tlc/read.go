@@ -194,11 +194,15 @@ func readParquet(ctx context.Context, r io.ReaderAt, size int64, fn func(*Column
 		readers = make([]columnReader, len(cols))
 		errs    = make([]error, len(cols))
 	)
-	for _, rg := range pf.RowGroups() {
+	for i, rg := range pf.RowGroups() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		batch.resize(int(rg.NumRows()))
+		n := rg.NumRows()
+		if n < 0 || n > MaxRowGroupRows {
+			return fmt.Errorf("%w: row group %d says it has %d rows; at most %d are read at once", ErrFormat, i, n, MaxRowGroupRows)
+		}
+		batch.resize(int(n))
 		chunks := rg.ColumnChunks()
 		// The columns are independent: decode them side by side, each
 		// goroutine into its own column.
@@ -218,6 +222,12 @@ func readParquet(ctx context.Context, r io.ReaderAt, size int64, fn func(*Column
 	}
 	return nil
 }
+
+// MaxRowGroupRows is the most rows a parquet row group may have: the reader
+// holds one row group's columns, 40 bytes a row, so a footer claiming more
+// (Arrow's largest default row group has 64 Mi rows) is refused rather
+// than allocated.
+const MaxRowGroupRows = 64 << 20
 
 // readBufferSize is how much of a column chunk each read from the file
 // fetches: large enough that a chunk takes a few system calls, not hundreds.

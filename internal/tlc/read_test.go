@@ -2,6 +2,7 @@ package tlc
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"math"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/taxieta/taxieta/internal/testenv"
@@ -96,6 +98,7 @@ func TestReadBadFiles(t *testing.T) {
 		{"truncated", write("trunc.parquet", good[:len(good)/2])},
 		{"empty", write("empty.parquet", nil)},
 		{"missing columns", filepath.Join(dir, "taxi_zone_lookup.csv")},
+		{"footer claims 2^40 rows", write("huge.parquet", withRowCount(t, good, 1<<40))},
 		{"csv wrong types", write("bad.csv", []byte("lpep_pickup_datetime,lpep_dropoff_datetime,PULocationID,DOLocationID,passenger_count\n2021-01-01 00:00:00,2021-01-01 00:10:00,abc,1,1\n"))},
 	}
 	for _, tt := range tests {
@@ -109,6 +112,29 @@ func TestReadBadFiles(t *testing.T) {
 	if err := ReadFile(context.Background(), filepath.Join(tmp, "missing.parquet"), func([]trip.Raw) error { return nil }); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: err = %v; want ErrNotExist", err)
 	}
+}
+
+// withRowCount is a parquet file with its footer rewritten to say that
+// each row group, and the file, has rows rows.
+func withRowCount(t *testing.T, file []byte, rows int64) []byte {
+	t.Helper()
+	n := int(binary.LittleEndian.Uint32(file[len(file)-8:]))
+	footer := file[len(file)-8-n : len(file)-8]
+	var md format.FileMetaData
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), footer, &md); err != nil {
+		t.Fatal(err)
+	}
+	md.NumRows = rows * int64(len(md.RowGroups))
+	for i := range md.RowGroups {
+		md.RowGroups[i].NumRows = rows
+	}
+	b, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append(slices.Clone(file[:len(file)-8-n]), b...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(b)))
+	return append(out, "PAR1"...)
 }
 
 // tripColumns is what a test file states for its trips, one element a
