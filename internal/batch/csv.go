@@ -11,30 +11,15 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
-	"time"
+
+	"github.com/taxieta/taxieta/internal/tlc"
 )
 
-// The header names of a trip CSV file, in each layout internal/tlc reads:
-// TLC green (lpep_*), TLC yellow (tpep_*) and snake_case renamings. They
-// mirror internal/tlc's, which are not exported; this reader exists because
-// a batch job must reject a bad cell row by row rather than stop the file.
-var csvColumns = []struct {
-	role  string
-	names []string
-}{
-	{"pickup time", []string{"lpep_pickup_datetime", "tpep_pickup_datetime", "pickup_datetime"}},
-	{"dropoff time", []string{"lpep_dropoff_datetime", "tpep_dropoff_datetime", "dropoff_datetime"}},
-	{"pickup zone", []string{"PULocationID", "pickup_location_id"}},
-	{"dropoff zone", []string{"DOLocationID", "dropoff_location_id"}},
-	{"passenger count", []string{"passenger_count"}},
-}
-
-// csvTimeLayouts are the time layouts the TLC and common exports use.
-var csvTimeLayouts = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "01/02/2006 03:04:05 PM", "2006-01-02 15:04:05.999999", "2006-01-02T15:04:05.999999"}
-
-// csvSource reads a CSV file with TLC headers.
+// csvSource reads a CSV file with TLC headers. It finds the columns and
+// reads the cells as internal/tlc does; it exists beside tlc's reader
+// because a batch job must reject a bad cell row by row rather than stop
+// the file.
 type csvSource struct {
 	path     string
 	prefix   string
@@ -92,20 +77,9 @@ func (s *csvSource) read(ctx context.Context, fn chunkFunc) error {
 		return fmt.Errorf("%s: CSV header: %w", s.path, err)
 	}
 	header = append([]string(nil), header...)
-	index := make([]int, len(csvColumns))
-	for i, c := range csvColumns {
-		index[i] = -1
-		for j, h := range header {
-			h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-			for _, name := range c.names {
-				if strings.EqualFold(h, name) {
-					index[i] = j
-				}
-			}
-		}
-		if index[i] < 0 {
-			return fmt.Errorf("%s: no %s column (want one of %s)", s.path, c.role, strings.Join(c.names, ", "))
-		}
+	index, err := tlc.CSVHeader(header)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.path, err)
 	}
 	rows := make([]tripRow, 0, chunkRows)
 	var n int64
@@ -146,55 +120,45 @@ func (s *csvSource) read(ctx context.Context, fn chunkFunc) error {
 
 // parseCSVRecord fills r from one CSV record, or sets r.Problem (and keeps
 // the record as r.Input) when a cell cannot be read.
-func parseCSVRecord(r *tripRow, rec, header []string, index []int) {
-	cell := func(i int) (string, bool) {
-		if index[i] >= len(rec) {
+func parseCSVRecord(r *tripRow, rec, header []string, index [tlc.NumCSVColumns]int) {
+	problem := func(col int, msg string) { // the first one found is the row's
+		if r.Problem == "" {
+			r.Problem = header[index[col]] + ": " + msg
+		}
+	}
+	cell := func(col int) (string, bool) {
+		if index[col] >= len(rec) {
+			problem(col, fmt.Sprintf("missing (the row has %d fields, the header %d)", len(rec), len(header)))
 			return "", false
 		}
-		return strings.TrimSpace(rec[index[i]]), true
+		return rec[index[col]], true
 	}
-	problem := func(i int, format string, args ...any) {
-		if r.Problem == "" {
-			name := header[index[i]]
-			r.Problem = name + ": " + fmt.Sprintf(format, args...)
-		}
-	}
-	times := [2]*int64{&r.PickupMicros, &r.DropoffMicros}
-	for i, dst := range times {
-		s, ok := cell(i)
-		if !ok {
-			problem(i, "missing (the row has %d fields, the header %d)", len(rec), len(header))
-			continue
-		}
-		v, err := csvTime(s)
+	check := func(col int, err error) {
 		if err != nil {
-			problem(i, "%v", err)
+			problem(col, err.Error())
 		}
-		*dst = v
 	}
-	zones := [2]*int64{&r.PULocationID, &r.DOLocationID}
-	for k, dst := range zones {
-		i := 2 + k
-		s, ok := cell(i)
-		if !ok {
-			problem(i, "missing (the row has %d fields, the header %d)", len(rec), len(header))
-			continue
-		}
-		v, err := csvInt(s)
-		if err != nil {
-			problem(i, "%v", err)
-		}
-		*dst = v
+	var err error
+	if c, ok := cell(tlc.CSVPickup); ok {
+		r.PickupMicros, err = tlc.ParseCSVTime(c)
+		check(tlc.CSVPickup, err)
+	}
+	if c, ok := cell(tlc.CSVDropoff); ok {
+		r.DropoffMicros, err = tlc.ParseCSVTime(c)
+		check(tlc.CSVDropoff, err)
+	}
+	if c, ok := cell(tlc.CSVPickupZone); ok {
+		r.PULocationID, err = tlc.ParseCSVZone(c)
+		check(tlc.CSVPickupZone, err)
+	}
+	if c, ok := cell(tlc.CSVDropoffZone); ok {
+		r.DOLocationID, err = tlc.ParseCSVZone(c)
+		check(tlc.CSVDropoffZone, err)
 	}
 	r.Passengers = math.NaN()
-	if s, ok := cell(4); !ok {
-		problem(4, "missing (the row has %d fields, the header %d)", len(rec), len(header))
-	} else if s != "" {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			problem(4, "%q is not a number", s)
-		}
-		r.Passengers = v
+	if c, ok := cell(tlc.CSVPassengers); ok {
+		r.Passengers, err = tlc.ParseCSVPassengers(c)
+		check(tlc.CSVPassengers, err)
 	}
 	if r.Problem != "" {
 		obj := make(map[string]string, len(rec))
@@ -207,33 +171,4 @@ func parseCSVRecord(r *tripRow, rec, header []string, index []int) {
 		}
 		r.Input, _ = json.Marshal(obj)
 	}
-}
-
-// csvTime reads a time cell; empty is noTime.
-func csvTime(s string) (int64, error) {
-	if s == "" {
-		return noTime, nil
-	}
-	for _, l := range csvTimeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.UnixMicro(), nil
-		}
-	}
-	return noTime, fmt.Errorf("%q is not a time like 2021-01-01 00:15:56", s)
-}
-
-// csvInt reads a zone cell: an integer, possibly written as 132.0; empty
-// is 0, which no zone has.
-func csvInt(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return v, nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1e15 {
-		return 0, fmt.Errorf("%q is not an integer", s)
-	}
-	return int64(f), nil
 }

@@ -6,7 +6,6 @@ package tlc
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -150,7 +148,9 @@ type colSpec struct {
 	kind  colKind
 }
 
-var specs = []colSpec{
+// specs are the columns a trip file must have, in the order of the CSV*
+// constants.
+var specs = [NumCSVColumns]colSpec{
 	{"pickup time", pickupNames, kindTime},
 	{"dropoff time", dropoffNames, kindTime},
 	{"pickup zone", puNames, kindInt},
@@ -596,107 +596,4 @@ func floatToInt(f float64) int64 {
 		return 0
 	}
 	return int64(f)
-}
-
-// CSV time layouts the TLC and common exports use.
-var csvTimeLayouts = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "01/02/2006 03:04:05 PM", "2006-01-02 15:04:05.999999"}
-
-func readCSV(ctx context.Context, r io.Reader, fn func(*Columns) error) error {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err != nil {
-		if err == io.EOF {
-			return fmt.Errorf("%w: empty CSV file", ErrFormat)
-		}
-		return fmt.Errorf("%w: CSV header: %v", ErrFormat, err)
-	}
-	index := make([]int, len(specs))
-	for i, s := range specs {
-		index[i] = -1
-		for j, h := range header {
-			h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-			for _, name := range s.names {
-				if strings.EqualFold(h, name) {
-					index[i] = j
-				}
-			}
-		}
-		if index[i] < 0 {
-			return fmt.Errorf("%w: no %s column (want one of %s)", ErrFormat, s.role, strings.Join(s.names, ", "))
-		}
-	}
-	var batch Columns
-	line := 1
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		line++
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrFormat, err)
-		}
-		var raw trip.Raw
-		if raw.PickupMicros, err = csvTime(rec[index[0]]); err != nil {
-			return fmt.Errorf("%w: line %d: %s: %v", ErrFormat, line, header[index[0]], err)
-		}
-		if raw.DropoffMicros, err = csvTime(rec[index[1]]); err != nil {
-			return fmt.Errorf("%w: line %d: %s: %v", ErrFormat, line, header[index[1]], err)
-		}
-		if raw.PULocationID, err = csvInt(rec[index[2]]); err != nil {
-			return fmt.Errorf("%w: line %d: %s: %v", ErrFormat, line, header[index[2]], err)
-		}
-		if raw.DOLocationID, err = csvInt(rec[index[3]]); err != nil {
-			return fmt.Errorf("%w: line %d: %s: %v", ErrFormat, line, header[index[3]], err)
-		}
-		raw.Passengers = math.NaN()
-		if s := strings.TrimSpace(rec[index[4]]); s != "" {
-			if raw.Passengers, err = strconv.ParseFloat(s, 64); err != nil {
-				return fmt.Errorf("%w: line %d: passenger_count: %v", ErrFormat, line, err)
-			}
-		}
-		batch.append(raw)
-		if batch.Len() == BatchSize {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := fn(&batch); err != nil {
-				return err
-			}
-			batch.resize(0)
-		}
-	}
-	if batch.Len() > 0 {
-		return fn(&batch)
-	}
-	return nil
-}
-
-func csvTime(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return NullTime, nil
-	}
-	for _, l := range csvTimeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.UnixMicro(), nil
-		}
-	}
-	return 0, fmt.Errorf("time %q not in a known layout (want YYYY-MM-DD HH:MM:SS)", s)
-}
-
-func csvInt(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, nil
-	}
-	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return v, nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != math.Trunc(f) {
-		return 0, fmt.Errorf("%q is not an integer", s)
-	}
-	return int64(f), nil
 }
