@@ -31,6 +31,7 @@ lint:
 fuzz:
 	$(GO) test ./internal/model -run '^$$' -fuzz FuzzDecode -fuzztime 30s
 	$(GO) test ./internal/tripjson -run '^$$' -fuzz FuzzDecode -fuzztime 30s
+	$(GO) test ./internal/tripjson -run '^$$' -fuzz FuzzAppendString -fuzztime 30s
 	$(GO) test ./internal/stream -run '^$$' -fuzz FuzzDecode -fuzztime 30s -fuzzminimizetime 5s
 	$(GO) test ./internal/batch -run '^$$' -fuzz FuzzDecodeLine -fuzztime 30s
 	$(GO) test ./internal/httpapi -run '^$$' -fuzz FuzzDecodeTrip -fuzztime 30s

@@ -50,6 +50,7 @@ go test -count=1 -run TestMemoryStaysFlat -v ./internal/batch | grep -E '^(---|o
 step "fuzz the decoders (short; longer runs: make fuzz)"
 go test ./internal/model -run '^$' -fuzz FuzzDecode -fuzztime 10s
 go test ./internal/tripjson -run '^$' -fuzz FuzzDecode -fuzztime 10s
+go test ./internal/tripjson -run '^$' -fuzz FuzzAppendString -fuzztime 10s
 go test ./internal/stream -run '^$' -fuzz FuzzDecode -fuzztime 10s -fuzzminimizetime 5s
 go vet -tags nonatsserver ./internal/stream ./cmd/taxieta  # the image's build
 go test ./internal/httpapi -run '^$' -fuzz FuzzDecodeTrip -fuzztime 10s

@@ -11,7 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
 // OutputColumns are the output's columns, in order, in every format:
@@ -290,16 +291,16 @@ type jsonlWriter struct {
 func (j *jsonlWriter) write(rows []tripRow) error {
 	if j.tail == nil {
 		j.tail = append(j.tail, `,"model_name":`...)
-		j.tail = appendJSONString(j.tail, j.meta.modelName)
+		j.tail = tripjson.AppendString(j.tail, j.meta.modelName)
 		j.tail = append(j.tail, `,"model_version":`...)
-		j.tail = appendJSONString(j.tail, j.meta.modelVersion)
+		j.tail = tripjson.AppendString(j.tail, j.meta.modelVersion)
 		j.tail = append(j.tail, "}\n"...)
 	}
 	for i := range rows {
 		r := &rows[i]
 		b := append(j.buf[:0], `{"ride_id":`...)
 		if r.RideID != "" {
-			b = appendJSONString(b, r.RideID)
+			b = tripjson.AppendString(b, r.RideID)
 		} else {
 			b = append(b, '"')
 			b = j.meta.ids.appendID(b, r) // digits, '/' and '_' only
@@ -350,31 +351,6 @@ func appendDateTime(b []byte, micros int64) []byte {
 	return time.UnixMicro(micros).UTC().AppendFormat(b, "2006-01-02 15:04:05.999999")
 }
 
-// appendJSONString appends s as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-			i++
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			i++
-		case c < utf8.RuneSelf:
-			b = append(b, c)
-			i++
-		default:
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, `\ufffd`...)
-			} else {
-				b = append(b, s[i:i+size]...)
-			}
-			i += size
-		}
-	}
-	return append(b, '"')
-}
+// appendJSONString appends s as a JSON string: tripjson.AppendString, the
+// bytes encoding/json writes.
+func appendJSONString(b []byte, s string) []byte { return tripjson.AppendString(b, s) }

@@ -3,10 +3,10 @@ package httpapi
 import (
 	"math"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/trip"
+	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
 // appendMinutes writes minutes with two decimals.
@@ -30,9 +30,9 @@ func appendEstimate(b []byte, p trip.Prediction) []byte {
 
 func appendModelRef(b []byte, m *serving.Model) []byte {
 	b = append(b, `{"name":`...)
-	b = appendString(b, m.Name)
+	b = tripjson.AppendString(b, m.Name)
 	b = append(b, `,"version":`...)
-	b = appendString(b, m.Version)
+	b = tripjson.AppendString(b, m.Version)
 	return append(b, '}')
 }
 
@@ -57,38 +57,4 @@ func appendBatch(b []byte, ps []trip.Prediction, m *serving.Model) []byte {
 		b = appendEstimate(b, p)
 	}
 	return append(b, "]}\n"...)
-}
-
-// appendString writes s as a JSON string.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf && c != '<' && c != '>' && c != '&' {
-			b = append(b, c)
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
 }

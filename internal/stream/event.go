@@ -49,7 +49,7 @@ func (r RideID) AppendJSON(b []byte) []byte {
 	if r.number {
 		return append(b, r.text...)
 	}
-	return appendJSONString(b, r.text)
+	return tripjson.AppendString(b, r.text)
 }
 
 // EventError says why an event was rejected. It is the reason written on a
@@ -236,35 +236,6 @@ func fieldName(key []byte) string {
 	return strconv.Quote(tripjson.Shorten(key))
 }
 
-// appendJSONString appends v as a JSON string. v is valid UTF-8.
-func appendJSONString(b []byte, v string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, v[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, v[start:]...)
-	return append(b, '"')
-}
-
 // errNonFinite is returned by AppendEstimate for a NaN or infinite estimate,
 // which JSON cannot carry.
 var errNonFinite = errors.New("the model returned a non-finite estimate")
@@ -298,8 +269,8 @@ func AppendEstimate(b []byte, id RideID, p trip.Prediction, modelJSON []byte) ([
 // ModelJSON returns the JSON object {"name":…,"version":…} that estimate
 // events carry.
 func ModelJSON(name, version string) []byte {
-	b := append([]byte(`{"name":`), appendJSONString(nil, name)...)
+	b := tripjson.AppendString([]byte(`{"name":`), name)
 	b = append(b, `,"version":`...)
-	b = appendJSONString(b, version)
+	b = tripjson.AppendString(b, version)
 	return append(b, '}')
 }
