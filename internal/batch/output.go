@@ -350,7 +350,3 @@ func appendFloat32(b []byte, v float32) []byte {
 func appendDateTime(b []byte, micros int64) []byte {
 	return time.UnixMicro(micros).UTC().AppendFormat(b, "2006-01-02 15:04:05.999999")
 }
-
-// appendJSONString appends s as a JSON string: tripjson.AppendString, the
-// bytes encoding/json writes.
-func appendJSONString(b []byte, s string) []byte { return tripjson.AppendString(b, s) }

@@ -4,11 +4,13 @@ import (
 	"io"
 	"math"
 	"strconv"
+
+	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
 // rejectsFile holds the rows a run could not score, one JSON object a line:
 //
-//	{"ride_id":"2021/01_17","row":17,"reason":"PULocationID 0 ...","input":{...}}
+//	{"ride_id":"2021/01_17","row":17,"reason":"PULocationID is empty or 0: ...","input":{...}}
 //
 // "row" is the row index of a parquet file; text inputs give "line" instead.
 // "input" is the row as read: the JSON line itself when it was valid JSON,
@@ -30,7 +32,7 @@ func createRejects(path string, stdout io.Writer, ids rideIDs, sync bool) (*reje
 
 func (j *rejectsFile) add(r *tripRow) error {
 	b := append(j.buf[:0], `{"ride_id":`...)
-	b = appendJSONString(b, j.ids.id(r))
+	b = tripjson.AppendString(b, j.ids.id(r))
 	if r.Line > 0 {
 		b = append(b, `,"line":`...)
 		b = strconv.AppendInt(b, r.Line, 10)
@@ -39,7 +41,7 @@ func (j *rejectsFile) add(r *tripRow) error {
 		b = strconv.AppendInt(b, r.Index, 10)
 	}
 	b = append(b, `,"reason":`...)
-	b = appendJSONString(b, r.Problem)
+	b = tripjson.AppendString(b, r.Problem)
 	b = append(b, `,"input":`...)
 	if r.Input != nil {
 		b = append(b, r.Input...)
