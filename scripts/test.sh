@@ -29,6 +29,7 @@ step "format, vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 [ -z "$unformatted" ] || { echo "gofmt would change: $unformatted" >&2; exit 1; }
 go vet ./...
+go vet -tags nonatsserver ./internal/stream ./cmd/taxieta  # the image's build
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 step "default model is reproducible"
@@ -47,12 +48,11 @@ go test -race -count=1 ./...
 step "batch memory stays flat (needs a build without -race)"
 go test -count=1 -run TestMemoryStaysFlat -v ./internal/batch | grep -E '^(---|ok|FAIL)|RSS|rows'
 
-step "fuzz the decoders (short; longer runs: make fuzz)"
+step "fuzz the decoders and the JSON string encoder (short; longer runs: make fuzz)"
 go test ./internal/model -run '^$' -fuzz FuzzDecode -fuzztime 10s
 go test ./internal/tripjson -run '^$' -fuzz FuzzDecode -fuzztime 10s
 go test ./internal/tripjson -run '^$' -fuzz FuzzAppendString -fuzztime 10s
 go test ./internal/stream -run '^$' -fuzz FuzzDecode -fuzztime 10s -fuzzminimizetime 5s
-go vet -tags nonatsserver ./internal/stream ./cmd/taxieta  # the image's build
 go test ./internal/httpapi -run '^$' -fuzz FuzzDecodeTrip -fuzztime 10s
 go test ./internal/httpapi -run '^$' -fuzz FuzzPredictHandler -fuzztime 10s
 
