@@ -26,6 +26,7 @@ unit:
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)
 	$(GO) vet ./...
+	$(GO) vet -tags nonatsserver ./internal/stream ./cmd/taxieta
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 fuzz:
