@@ -133,32 +133,29 @@ func parseCSVRecord(r *tripRow, rec, header []string, index [tlc.NumCSVColumns]i
 		}
 		return rec[index[col]], true
 	}
-	check := func(col int, err error) {
-		if err != nil {
-			problem(col, err.Error())
-		}
+	ints := [...]struct {
+		col   int
+		parse func(string) (int64, error)
+		dst   *int64
+	}{
+		{tlc.CSVPickup, tlc.ParseCSVTime, &r.PickupMicros},
+		{tlc.CSVDropoff, tlc.ParseCSVTime, &r.DropoffMicros},
+		{tlc.CSVPickupZone, tlc.ParseCSVZone, &r.PULocationID},
+		{tlc.CSVDropoffZone, tlc.ParseCSVZone, &r.DOLocationID},
 	}
 	var err error
-	if c, ok := cell(tlc.CSVPickup); ok {
-		r.PickupMicros, err = tlc.ParseCSVTime(c)
-		check(tlc.CSVPickup, err)
-	}
-	if c, ok := cell(tlc.CSVDropoff); ok {
-		r.DropoffMicros, err = tlc.ParseCSVTime(c)
-		check(tlc.CSVDropoff, err)
-	}
-	if c, ok := cell(tlc.CSVPickupZone); ok {
-		r.PULocationID, err = tlc.ParseCSVZone(c)
-		check(tlc.CSVPickupZone, err)
-	}
-	if c, ok := cell(tlc.CSVDropoffZone); ok {
-		r.DOLocationID, err = tlc.ParseCSVZone(c)
-		check(tlc.CSVDropoffZone, err)
+	for _, f := range ints {
+		if c, ok := cell(f.col); ok {
+			if *f.dst, err = f.parse(c); err != nil {
+				problem(f.col, err.Error())
+			}
+		}
 	}
 	r.Passengers = math.NaN()
 	if c, ok := cell(tlc.CSVPassengers); ok {
-		r.Passengers, err = tlc.ParseCSVPassengers(c)
-		check(tlc.CSVPassengers, err)
+		if r.Passengers, err = tlc.ParseCSVPassengers(c); err != nil {
+			problem(tlc.CSVPassengers, err.Error())
+		}
 	}
 	if r.Problem != "" {
 		obj := make(map[string]string, len(rec))
