@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -392,7 +393,7 @@ type scored struct {
 // order, so the figures do not depend on how the chunk was shared out.
 func (p *pipeline) score(rows []tripRow) {
 	if p.eval != nil {
-		p.scored = grow(p.scored, len(rows))
+		p.scored = slices.Grow(p.scored[:0], len(rows))[:len(rows)]
 	}
 	var stats [parts]trip.Stats
 	inParts(len(rows), func(k, from, to int) { p.scoreRows(rows, from, to, &stats[k]) })
@@ -463,14 +464,6 @@ func (p *pipeline) scoreRows(rows []tripRow, from, to int, stats *trip.Stats) {
 		}
 		r.Pred = m.Predict(t)
 	}
-}
-
-// grow returns s with length n, reusing its array when large enough.
-func grow[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
 }
 
 // zoneProblem says why a zone id cannot be scored, in the words the web
