@@ -42,7 +42,7 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	cfg := serveConfig{api: httpapi.DefaultConfig()}
 	fs := newFlagSet(env, "serve", "serve [flags]")
 	fs.String("config", "", "config file of `name = value` lines, one per flag name")
-	fs.StringVar(&cfg.addr, "addr", "0.0.0.0:8000", "address to listen on")
+	fs.StringVar(&cfg.addr, "addr", defaultServeAddr, "address to listen on")
 	fs.StringVar(&cfg.modelRef, "model", "", "model to serve: models:/NAME@ALIAS or models:/NAME/VERSION from the registry, an artifact file, or empty for the embedded default model")
 	cfg.registry.register(fs)
 	fs.DurationVar(&cfg.reloadEvery, "reload-interval", 30*time.Second, "how often to re-resolve a registry reference and swap to the version it names (0: only on POST /admin/reload)")
