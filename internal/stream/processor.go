@@ -345,17 +345,17 @@ func (p *processor) handle(msg jetstream.Msg, pending chan<- inflight) {
 	id := ack.outputID()
 	var out *nats.Msg
 	req, err := p.dec.Decode(msg.Data())
-	var evErr *EventError
 	if err == nil {
 		var body []byte
 		body, err = AppendEstimate(make([]byte, 0, 160+len(p.modelJSON)), req.RideID, p.cfg.Model.Predict(req.Trip), p.modelJSON)
-		if err != nil {
-			err = &EventError{Reason: err.Error()}
-		} else {
+		if err == nil {
 			out = &nats.Msg{Subject: p.cfg.Topology.OutSubject, Data: body, Header: nats.Header{jetstream.MsgIDHeader: {id}}}
 		}
 	}
+	var evErr *EventError
 	if err != nil {
+		// Decode's errors are *EventErrors; AppendEstimate's (a non-finite
+		// estimate) becomes an invalid one.
 		if !errors.As(err, &evErr) {
 			evErr = &EventError{Reason: err.Error()}
 		}
