@@ -286,16 +286,11 @@ func runModelInspect(env environment, args []string) error {
 	if *asJSON {
 		meta := *a
 		meta.Params = nil
-		b, err := json.MarshalIndent(struct {
+		return writeJSON(env.stdout, struct {
 			*model.Artifact
 			Params   json.RawMessage `json:"params,omitempty"`
 			Checksum string          `json:"sha256"`
-		}{Artifact: &meta, Checksum: a.Checksum}, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(env.stdout, "%s\n", b)
-		return err
+		}{Artifact: &meta, Checksum: a.Checksum})
 	}
 	describe(env.stdout, a)
 	return nil

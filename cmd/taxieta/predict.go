@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -90,13 +89,10 @@ func runPredict(ctx context.Context, env environment, args []string) error {
 		report = env.stderr
 	}
 	if asJSON {
-		doc := struct {
+		return writeJSON(report, struct {
 			*batch.Summary
 			ModelSource string `json:"model_source"`
-		}{sum, lm.Source}
-		enc := json.NewEncoder(report)
-		enc.SetIndent("", "  ")
-		return enc.Encode(doc)
+		}{sum, lm.Source})
 	}
 	printPredictReport(report, sum, lm)
 	return nil

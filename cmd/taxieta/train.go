@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -185,9 +184,7 @@ func printTrainJSON(w io.Writer, a *model.Artifact, out string) error {
 		doc["valid"] = a.Metrics.Valid
 		doc["cleaning"].(map[string]any)["valid"] = a.Validation.Stats
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return writeJSON(w, doc)
 }
 
 func printTrainReport(w io.Writer, a *model.Artifact, out string, took time.Duration) {
