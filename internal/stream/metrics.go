@@ -23,6 +23,17 @@ type Metrics struct {
 
 // NewMetrics creates the metrics and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := newMetrics()
+	for _, c := range []prometheus.Collector{m.in, m.out, m.dead, m.failed, m.duplicates, m.redelivered, m.latency, m.inFlight, m.pending, m.ackPending} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("stream metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// newMetrics creates the metrics, unregistered.
+func newMetrics() *Metrics {
 	m := &Metrics{
 		in: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "taxieta_stream_events_in_total",
@@ -66,13 +77,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Messages delivered by the durable consumer, to any process, and not yet acknowledged, polled.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.in, m.out, m.dead, m.failed, m.duplicates, m.redelivered, m.latency, m.inFlight, m.pending, m.ackPending} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("stream metrics: %w", err)
-		}
-	}
 	// Both classes show from the start, at zero.
 	m.dead.WithLabelValues("malformed")
 	m.dead.WithLabelValues("invalid")
-	return m, nil
+	return m
 }

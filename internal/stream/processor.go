@@ -24,6 +24,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taxieta/taxieta/internal/trip"
 )
@@ -112,6 +113,12 @@ func (c *counters) stats() Stats {
 	}
 }
 
+// count adds one to a Stats count and to its metric.
+func count(n *atomic.Uint64, c prometheus.Counter) {
+	n.Add(1)
+	c.Inc()
+}
+
 // inflight is a fetched message whose output was published.
 type inflight struct {
 	msg     jetstream.Msg
@@ -177,6 +184,9 @@ func Run(ctx context.Context, in, out *nats.Conn, cfg Config) (Stats, error) {
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.m == nil {
+		p.m = newMetrics() // counted, never exposed
 	}
 	return p.run(ctx, in, cons)
 }
@@ -326,10 +336,7 @@ func (b *backoff) wait(ctx context.Context) {
 // dead letter, asynchronously; acknowledge finishes it.
 func (p *processor) handle(msg jetstream.Msg, pending chan<- inflight) {
 	started := time.Now()
-	p.n.in.Add(1)
-	if p.m != nil {
-		p.m.in.Inc()
-	}
+	count(&p.n.in, p.m.in)
 	ack, ok := parseAckSubject(msg.Reply())
 	if !ok {
 		// Not a JetStream message: nothing to acknowledge or derive an id from.
@@ -337,10 +344,7 @@ func (p *processor) handle(msg jetstream.Msg, pending chan<- inflight) {
 		return
 	}
 	if ack.delivered > 1 {
-		p.n.redelivered.Add(1)
-		if p.m != nil {
-			p.m.redelivered.Inc()
-		}
+		count(&p.n.redelivered, p.m.redelivered)
 	}
 	id := ack.outputID()
 	var out *nats.Msg
@@ -374,9 +378,7 @@ func (p *processor) handle(msg jetstream.Msg, pending chan<- inflight) {
 		p.fail(msg, fmt.Errorf("publish to %s: %w", out.Subject, err))
 		return
 	}
-	if p.m != nil {
-		p.m.inFlight.Inc()
-	}
+	p.m.inFlight.Inc()
 	pending <- inflight{msg: msg, pubID: pubID, result: result, subject: out.Subject, dead: evErr, started: started}
 }
 
@@ -399,18 +401,13 @@ func (p *processor) acknowledge(pending <-chan inflight) {
 				r.err = fmt.Errorf("no acknowledgement from JetStream within %s", p.cfg.PublishTimeout)
 			}
 		}
-		if p.m != nil {
-			p.m.inFlight.Dec()
-		}
+		p.m.inFlight.Dec()
 		if r.err != nil {
 			p.fail(f.msg, fmt.Errorf("publish to %s: %w", f.subject, r.err))
 			continue
 		}
 		if r.duplicate {
-			p.n.duplicates.Add(1)
-			if p.m != nil {
-				p.m.duplicates.Inc()
-			}
+			count(&p.n.duplicates, p.m.duplicates)
 		}
 		if err := f.msg.Ack(); err != nil {
 			// The output is stored; the request will be redelivered and its
@@ -419,36 +416,27 @@ func (p *processor) acknowledge(pending <-chan inflight) {
 			continue
 		}
 		if f.dead != nil {
-			p.n.dead.Add(1)
+			count(&p.n.dead, p.m.dead.WithLabelValues(f.dead.Class()))
 		} else {
-			p.n.out.Add(1)
+			count(&p.n.out, p.m.out)
 		}
-		if p.m != nil {
-			if f.dead != nil {
-				p.m.dead.WithLabelValues(f.dead.Class()).Inc()
-			} else {
-				p.m.out.Inc()
-			}
-			p.m.latency.Observe(time.Since(f.started).Seconds())
-		}
+		p.m.latency.Observe(time.Since(f.started).Seconds())
 	}
 }
 
 // fail gives a message back to JetStream for redelivery after a pause.
 func (p *processor) fail(msg jetstream.Msg, err error) {
-	p.n.failed.Add(1)
-	if p.m != nil {
-		p.m.failed.Inc()
-	}
+	count(&p.n.failed, p.m.failed)
 	p.log.Warn("output not stored; request will be redelivered", "err", err)
 	if nerr := msg.NakWithDelay(time.Second); nerr != nil {
 		p.log.Warn("nak failed; request will be redelivered after the ack wait", "err", nerr)
 	}
 }
 
-// pollLag keeps the lag gauges current until ctx is done.
+// pollLag keeps the lag gauges current until ctx is done; without metrics
+// to show them, it does not poll.
 func (p *processor) pollLag(ctx context.Context, cons jetstream.Consumer) {
-	if p.m == nil {
+	if p.cfg.Metrics == nil {
 		return
 	}
 	t := time.NewTicker(p.cfg.LagInterval)
