@@ -63,13 +63,18 @@ func connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 // the real server, and deletes its streams when the test ends.
 func testTopology(t *testing.T, js jetstream.JetStream) Topology {
 	top := testTopologyNames()
+	deleteStreamsAtCleanup(t, js, top)
+	return top
+}
+
+// deleteStreamsAtCleanup deletes the topology's streams when the test ends.
+func deleteStreamsAtCleanup(t *testing.T, js jetstream.JetStream, top Topology) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = js.DeleteStream(ctx, top.Stream)
 		_ = js.DeleteStream(ctx, top.OutStream)
 	})
-	return top
 }
 
 // testTopologyNames returns names no other test uses.

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -169,12 +168,7 @@ func runKillTest(t *testing.T, bin, url string, top Topology, args []string, hos
 		return err == nil
 	})
 	nc, js := connect(t, url)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = js.DeleteStream(ctx, top.Stream)
-		_ = js.DeleteStream(ctx, top.OutStream)
-	})
+	deleteStreamsAtCleanup(t, js, top)
 
 	// Two consumers (with the embedded server, the host is the first).
 	first := host
