@@ -95,5 +95,5 @@ const numPassengerCats = trip.MaxPassengers + 2
 
 // zoneOK reports whether a trip's zones index the models' tables.
 func zoneOK(t trip.Trip) bool {
-	return t.PULocationID >= 1 && t.PULocationID <= trip.MaxZone && t.DOLocationID >= 1 && t.DOLocationID <= trip.MaxZone
+	return trip.ValidZone(int64(t.PULocationID)) && trip.ValidZone(int64(t.DOLocationID))
 }

@@ -555,7 +555,7 @@ func newOD(p odParams) (*OD, error) {
 func (m *OD) Predict(t trip.Trip) trip.Prediction {
 	i := 0
 	if zoneOK(t) {
-		i = int(t.PULocationID)*nz + int(t.DOLocationID)
+		i = pairIndex(t)
 	}
 	v := m.est[i] + m.pax[passengerIndex(t.Passengers)]
 	r := &m.ranges[0]
