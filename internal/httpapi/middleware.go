@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -37,16 +36,6 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-type ctxKey int
-
-const requestIDKey ctxKey = iota
-
-// RequestID returns the id of the request ctx belongs to.
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
 
 // requestID takes a sane X-Request-ID from the client or makes one.
 func (s *Server) requestID(r *http.Request) string {
@@ -98,7 +87,6 @@ func (s *Server) instrument(pattern, route string, h http.Handler) http.Handler 
 		id := s.requestID(r)
 		w.Header()["X-Request-Id"] = []string{id}
 		sw := &statusWriter{ResponseWriter: w}
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {

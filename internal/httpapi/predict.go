@@ -110,7 +110,7 @@ func (s *Server) modelFor(w http.ResponseWriter, r *http.Request) (*serving.Mode
 			s.problem(w, r, http.StatusNotFound, fmt.Sprintf("model version %q does not exist; GET /models lists the versions", v), nil)
 			return nil, false
 		}
-		s.log.ErrorContext(r.Context(), "load model version", "version", v, "err", err, "request_id", RequestID(r.Context()))
+		s.log.ErrorContext(r.Context(), "load model version", "version", v, "err", err, "request_id", w.Header().Get("X-Request-Id"))
 		s.problem(w, r, http.StatusServiceUnavailable, fmt.Sprintf("model version %q cannot be loaded now: %v", v, err), nil)
 		return nil, false
 	}
