@@ -443,12 +443,6 @@
       });
   }
 
-  // The template prints some figures unrounded; show them as the others.
-  document.querySelectorAll('[data-round]').forEach(function (el) {
-    var v = Number(el.textContent);
-    if (el.textContent.trim() && isFinite(v)) { el.textContent = v.toFixed(Number(el.dataset.round)); }
-  });
-
   fillNow();
   loadZones();
 })();
