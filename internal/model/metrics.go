@@ -26,16 +26,16 @@ type Metrics struct {
 
 // Evaluate measures m on examples.
 func Evaluate(m Model, examples []trip.Example) Metrics {
-	met, _ := evaluate(m, examples, false)
+	met := evaluate(m, examples, false)
 	if m.UsesPickupTime() {
-		withTime, cov := evaluate(m, examples, true)
+		withTime := evaluate(m, examples, true)
 		met.RMSEWithTime = &withTime.RMSE
-		met.IntervalCoverageWithTime = &cov
+		met.IntervalCoverageWithTime = &withTime.IntervalCoverage
 	}
 	return met
 }
 
-func evaluate(p Predictor, examples []trip.Example, withTime bool) (Metrics, float64) {
+func evaluate(p Predictor, examples []trip.Example, withTime bool) Metrics {
 	const chunk = 4096
 	trips := make([]trip.Trip, chunk)
 	preds := make([]trip.Prediction, chunk)
@@ -64,7 +64,7 @@ func evaluate(p Predictor, examples []trip.Example, withTime bool) (Metrics, flo
 	}
 	n := float64(len(examples))
 	if n == 0 {
-		return Metrics{}, 0
+		return Metrics{}
 	}
 	sst := sumSq - sum*sum/n
 	m := Metrics{
@@ -76,5 +76,5 @@ func evaluate(p Predictor, examples []trip.Example, withTime bool) (Metrics, flo
 	if sst > 0 {
 		m.R2 = 1 - sse/sst
 	}
-	return m, m.IntervalCoverage
+	return m
 }
