@@ -195,15 +195,7 @@ func (l *Local) Resolve(ctx context.Context, ref Ref) (Version, error) {
 		}
 		version = strings.TrimSpace(string(b))
 	case version == Latest:
-		vs, err := l.List(ctx, ref.Name)
-		if err != nil {
-			return Version{}, fmt.Errorf("%s: %w", ref, err)
-		}
-		v, ok := newest(vs)
-		if !ok {
-			return Version{}, fmt.Errorf("%s: %w: model %q has no versions", ref, ErrNotFound, ref.Name)
-		}
-		return v, nil
+		return latest(ctx, l, ref)
 	}
 	if err := CheckVersion(version); err != nil {
 		return Version{}, fmt.Errorf("%s: %w", ref, err)

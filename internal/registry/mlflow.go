@@ -260,15 +260,7 @@ func (m *MLflow) Resolve(ctx context.Context, ref Ref) (Version, error) {
 		}
 		mv, err = m.c.GetModelVersionByAlias(ctx, ref.Name, ref.Alias)
 	case ref.Version == Latest:
-		vs, err := m.List(ctx, ref.Name)
-		if err != nil {
-			return Version{}, fmt.Errorf("%s: %w", ref, err)
-		}
-		v, ok := newest(vs)
-		if !ok {
-			return Version{}, fmt.Errorf("%s: %w: model %q has no versions", ref, ErrNotFound, ref.Name)
-		}
-		return v, nil
+		return latest(ctx, m, ref)
 	default:
 		if err := CheckVersion(ref.Version); err != nil {
 			return Version{}, err

@@ -197,15 +197,17 @@ func CheckVersion(v string) error {
 	return nil
 }
 
-// newest returns the version with the highest number.
-func newest(vs []Version) (Version, bool) {
-	best, bestN := Version{}, -1
-	for _, v := range vs {
-		if n, err := strconv.Atoi(v.Version); err == nil && n > bestN {
-			best, bestN = v, n
-		}
+// latest returns the newest version of ref.Name: the last of r.List, which
+// lists versions oldest first.
+func latest(ctx context.Context, r Registry, ref Ref) (Version, error) {
+	vs, err := r.List(ctx, ref.Name)
+	if err != nil {
+		return Version{}, fmt.Errorf("%s: %w", ref, err)
 	}
-	return best, bestN >= 0
+	if len(vs) == 0 {
+		return Version{}, fmt.Errorf("%s: %w: model %q has no versions", ref, ErrNotFound, ref.Name)
+	}
+	return vs[len(vs)-1], nil
 }
 
 // sortVersions orders versions by number, oldest first.
