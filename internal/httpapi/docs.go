@@ -6,6 +6,7 @@ import (
 	"embed"
 	"io"
 	"net/http"
+	"path"
 	"strings"
 )
 
@@ -48,7 +49,6 @@ func (s *Server) handleDocs() http.Handler {
 // handleDocsAsset serves the gzipped Swagger UI files, unzipping for the
 // rare client that does not accept gzip.
 func (s *Server) handleDocsAsset() http.Handler {
-	types := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("file")
 		b, err := swaggerFS.ReadFile("assets/swagger-ui/" + name + ".gz")
@@ -57,7 +57,7 @@ func (s *Server) handleDocsAsset() http.Handler {
 			return
 		}
 		h := w.Header()
-		h.Set("Content-Type", types[name[strings.LastIndexByte(name, '.'):]])
+		h.Set("Content-Type", assetTypes[path.Ext(name)])
 		h.Set("Cache-Control", "public, max-age=86400")
 		h.Set("Vary", "Accept-Encoding")
 		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {

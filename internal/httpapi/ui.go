@@ -25,8 +25,9 @@ type uiAsset struct {
 	etag  string
 }
 
-// uiTypes are the content types of the asset kinds the page uses.
-var uiTypes = map[string]string{
+// assetTypes are the content types of the asset kinds the call-centre page
+// and the docs use.
+var assetTypes = map[string]string{
 	".js":  "text/javascript; charset=utf-8",
 	".css": "text/css; charset=utf-8",
 	".svg": "image/svg+xml",
@@ -49,7 +50,7 @@ func loadUIAssets() map[string]uiAsset {
 			panic(err)
 		}
 		ext := path.Ext(e.Name())
-		ctype, ok := uiTypes[ext]
+		ctype, ok := assetTypes[ext]
 		if !ok {
 			if ctype = mime.TypeByExtension(ext); ctype == "" {
 				ctype = "application/octet-stream"
