@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"text/tabwriter"
 
 	"github.com/taxieta/taxieta/internal/batch"
 	"github.com/taxieta/taxieta/internal/tlc"
@@ -118,10 +117,7 @@ func printPredictReport(w io.Writer, s *batch.Summary, lm *loadedModel) {
 			st.Read, st.Kept, e.Rules.MinMinutes, e.Rules.MaxMinutes, st.BadZone, st.TooShort, st.TooLong, st.PassengersUnknown)
 		fmt.Fprintln(w, "metrics on the lab's inputs (zones, passenger count), minutes:")
 		m := e.Metrics
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "\trows\tRMSE\tMAE\tR²\tin 10–90% range\t")
-		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f%%\t\n", "scored", m.Rows, m.RMSE, m.MAE, m.R2, 100*m.IntervalCoverage)
-		tw.Flush()
+		printMetricsTable(w, metricsRow{"scored", &m})
 		if m.RMSEWithTime != nil && m.RMSE > 0 {
 			fmt.Fprintf(w, "with the pickup time as well: RMSE %.3f (%.1f%% lower), in range %.1f%%\n",
 				*m.RMSEWithTime, 100*(1-*m.RMSEWithTime/m.RMSE), 100**m.IntervalCoverageWithTime)

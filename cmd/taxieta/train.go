@@ -201,19 +201,32 @@ func printTrainReport(w io.Writer, a *model.Artifact, out string, took time.Dura
 			s.name, s.set.Sources, len(s.set.Files), st.Read, st.Kept, st.BadZone, st.TooShort, st.TooLong, st.PassengersUnknown)
 	}
 	fmt.Fprintf(w, "\nmodel %s (%s); metrics on the lab's inputs (zones, passenger count), minutes:\n", a.Kind, a.Name)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\trows\tRMSE\tMAE\tR²\tin 10–90% range\t")
-	row := func(name string, m *model.Metrics) {
-		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f%%\t\n", name, m.Rows, m.RMSE, m.MAE, m.R2, 100*m.IntervalCoverage)
-	}
-	row("train", &a.Metrics.Train)
+	rows := []metricsRow{{"train", &a.Metrics.Train}}
 	if a.Metrics.Valid != nil {
-		row("valid", a.Metrics.Valid)
+		rows = append(rows, metricsRow{"valid", a.Metrics.Valid})
 	}
-	tw.Flush()
+	printMetricsTable(w, rows...)
 	if v := a.Metrics.Valid; v != nil && v.RMSEWithTime != nil {
 		fmt.Fprintf(w, "with the pickup time as well: valid RMSE %.3f (%.1f%% lower), in range %.1f%%\n",
 			*v.RMSEWithTime, 100*(1-*v.RMSEWithTime/v.RMSE), 100**v.IntervalCoverageWithTime)
 	}
 	fmt.Fprintf(w, "\nwrote %s (sha256 %s) in %s\n", out, a.Checksum, took.Round(time.Millisecond))
+}
+
+// metricsRow is one named row of printMetricsTable.
+type metricsRow struct {
+	name string
+	m    *model.Metrics
+}
+
+// printMetricsTable prints metrics as the right-aligned table that train and
+// predict both report.
+func printMetricsTable(w io.Writer, rows ...metricsRow) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\trows\tRMSE\tMAE\tR²\tin 10–90% range\t")
+	for _, r := range rows {
+		m := r.m
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f%%\t\n", r.name, m.Rows, m.RMSE, m.MAE, m.R2, 100*m.IntervalCoverage)
+	}
+	tw.Flush()
 }
