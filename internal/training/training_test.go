@@ -55,6 +55,9 @@ func TestODTargets(t *testing.T) {
 		t.Run(sp.train, func(t *testing.T) {
 			a := train(t, "od", sp.train, sp.valid)
 			v := a.Metrics.Valid
+			if v.RMSEWithTime == nil {
+				t.Fatal("no RMSE with pickup time for the od model")
+			}
 			t.Logf("valid RMSE %.4f (best anchor %.2f, middle %.2f), coverage %.4f, with time %.4f", v.RMSE, sp.best, sp.middle, v.IntervalCoverage, *v.RMSEWithTime)
 			if v.RMSE > 0.97*sp.best {
 				t.Errorf("valid RMSE %.4f; want at least 3%% under %.2f", v.RMSE, sp.best)
@@ -65,8 +68,8 @@ func TestODTargets(t *testing.T) {
 			if v.IntervalCoverage < 0.78 || v.IntervalCoverage > 0.82 {
 				t.Errorf("interval coverage %.4f; want 0.78..0.82", v.IntervalCoverage)
 			}
-			if v.RMSEWithTime == nil || *v.RMSEWithTime >= v.RMSE {
-				t.Errorf("RMSE with pickup time %v; want below %.4f", v.RMSEWithTime, v.RMSE)
+			if *v.RMSEWithTime >= v.RMSE {
+				t.Errorf("RMSE with pickup time %.4f; want below %.4f", *v.RMSEWithTime, v.RMSE)
 			}
 		})
 	}
@@ -130,7 +133,9 @@ func TestTrainingBadInput(t *testing.T) {
 	dir := dataDir(t)
 	tmp := t.TempDir()
 	notParquet := filepath.Join(tmp, "x.parquet")
-	os.WriteFile(notParquet, []byte("not parquet"), 0o644)
+	if err := os.WriteFile(notParquet, []byte("not parquet"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		sources []string
