@@ -88,12 +88,7 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		if name == "" {
 			name = f.Name
 		}
-		var s map[string]any
-		if f.Type.Kind() == reflect.Struct && f.Type != timeType {
-			s = g.ref(f.Type)
-		} else {
-			s = g.schema(f.Type)
-		}
+		s := g.schema(f.Type)
 		if _, isRef := s["$ref"]; isRef && f.Tag.Get("doc") != "" {
 			s = map[string]any{"allOf": []any{s}}
 		}
