@@ -8,17 +8,13 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-
 	"time"
 
 	"github.com/taxieta/taxieta/internal/testenv"
-
 	"github.com/taxieta/taxieta/internal/tlc"
 	"github.com/taxieta/taxieta/internal/trip"
 	"github.com/taxieta/taxieta/internal/zones"
 )
-
-func dataDir(t testing.TB) string { return testenv.DataDir(t) }
 
 var fixture struct {
 	once     sync.Once
@@ -32,7 +28,7 @@ var fixture struct {
 // trained fits both kinds once on green 2023-01.
 func trained(t testing.TB) (od, linear Model, examples []trip.Example) {
 	t.Helper()
-	dir := dataDir(t)
+	dir := testenv.DataDir(t)
 	fixture.once.Do(func() {
 		rules := trip.DefaultRules()
 		var st trip.Stats

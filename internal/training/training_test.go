@@ -9,21 +9,17 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
 	"time"
 
-	"github.com/taxieta/taxieta/internal/testenv"
-
 	"github.com/taxieta/taxieta/internal/model"
+	"github.com/taxieta/taxieta/internal/testenv"
 	"github.com/taxieta/taxieta/internal/tlc"
 	"github.com/taxieta/taxieta/internal/trip"
 )
 
-func dataDir(t testing.TB) string { return testenv.DataDir(t) }
-
 func train(t testing.TB, kind, tr, va string) *model.Artifact {
 	t.Helper()
-	dir := dataDir(t)
+	dir := testenv.DataDir(t)
 	lookup, shapes := DefaultZoneFiles(dir)
 	a, err := Run(context.Background(), Config{
 		Kind: kind, Train: []string{tr}, Valid: []string{va}, Rules: trip.DefaultRules(),
@@ -130,7 +126,7 @@ func TestTrainingIsReproducible(t *testing.T) {
 }
 
 func TestTrainingBadInput(t *testing.T) {
-	dir := dataDir(t)
+	dir := testenv.DataDir(t)
 	tmp := t.TempDir()
 	notParquet := filepath.Join(tmp, "x.parquet")
 	if err := os.WriteFile(notParquet, []byte("not parquet"), 0o644); err != nil {
