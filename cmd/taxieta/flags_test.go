@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -53,12 +54,18 @@ func TestParseFlagsPrecedence(t *testing.T) {
 
 func TestConfigFileRejectsUnknownKeys(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "c.conf")
-	_ = os.WriteFile(conf, []byte("adr = 1\n"), 0o644)
+	if err := os.WriteFile(conf, []byte("adr = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	env := environment{getenv: func(string) string { return "" }, stdout: io.Discard, stderr: io.Discard}
 	fs := newFlagSet(env, "serve", "serve")
 	fs.String("config", "", "")
 	fs.String("addr", "", "")
-	if err := parseFlags(fs, []string{"--config", conf}, env.getenv); err == nil {
+	err := parseFlags(fs, []string{"--config", conf}, env.getenv)
+	if err == nil {
 		t.Fatal("a misspelt key was accepted")
+	}
+	if !strings.Contains(err.Error(), `unknown setting "adr"`) {
+		t.Errorf("err = %v; want it to name the unknown setting \"adr\"", err)
 	}
 }

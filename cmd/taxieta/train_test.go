@@ -48,10 +48,17 @@ func TestTrainBadInput(t *testing.T) {
 	data := testenv.DataDir(t)
 	dir := t.TempDir()
 	notParquet := filepath.Join(dir, "notes.parquet")
-	_ = os.WriteFile(notParquet, []byte("these are not trips"), 0o644)
-	good, _ := os.ReadFile(filepath.Join(data, "green_tripdata_2021-01.parquet"))
+	if err := os.WriteFile(notParquet, []byte("these are not trips"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(filepath.Join(data, "green_tripdata_2021-01.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	truncated := filepath.Join(dir, "cut.parquet")
-	_ = os.WriteFile(truncated, good[:len(good)/3], 0o644)
+	if err := os.WriteFile(truncated, good[:len(good)/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name  string
 		args  []string
