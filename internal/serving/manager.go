@@ -47,8 +47,8 @@ type Manager struct {
 	log  *slog.Logger
 	max  int
 	cur  atomic.Pointer[Model]
-	mu   sync.Mutex // guards cache and order; serialises reloads
-	rmu  sync.Mutex
+	mu   sync.Mutex // guards lru and used
+	rmu  sync.Mutex // serialises reloads
 	lru  map[string]*Model
 	used []string // versions, least recently used first
 
