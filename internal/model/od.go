@@ -275,17 +275,17 @@ func newGeography(zt zones.Table, kernelKm float64) *geography {
 		index[b] = len(index)
 	}
 	g.nb = len(index)
-	any := false
+	haveDist := false
 	for u := 1; u < nz; u++ {
 		g.borough[u] = index[zt[u].Borough]
 		for d := 1; d < nz; d++ {
 			if km, ok := zt.DistanceKm(u, d); ok {
 				g.dist[u][d], g.hasDist[u][d] = km, true
-				any = true
+				haveDist = true
 			}
 		}
 	}
-	if !any || kernelKm <= 0 {
+	if !haveDist || kernelKm <= 0 {
 		return g
 	}
 	g.kernel = mat.NewDense(nz, nz, nil)
