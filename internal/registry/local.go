@@ -153,7 +153,7 @@ func (l *Local) SetAlias(ctx context.Context, name, alias, version string) error
 	if err := errors.Join(CheckName(name), CheckAlias(alias), CheckVersion(version)); err != nil {
 		return fmt.Errorf("set alias: %w", err)
 	}
-	if _, err := l.readVersion(name, version); err != nil {
+	if _, err := l.readRecord(name, version); err != nil {
 		return fmt.Errorf("set alias %s@%s: %w", name, alias, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -209,6 +209,20 @@ func (l *Local) Resolve(ctx context.Context, ref Ref) (Version, error) {
 
 // readVersion reads a complete version and the aliases pointing at it.
 func (l *Local) readVersion(name, version string) (Version, error) {
+	v, err := l.readRecord(name, version)
+	if err != nil {
+		return Version{}, err
+	}
+	aliases, err := l.aliases(name)
+	if err != nil {
+		return Version{}, err
+	}
+	v.Aliases = aliases[version]
+	return v, nil
+}
+
+// readRecord reads a complete version from its version.json, without its aliases.
+func (l *Local) readRecord(name, version string) (Version, error) {
 	b, err := os.ReadFile(filepath.Join(l.versionsDir(name), version, versionFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return Version{}, fmt.Errorf("%w: model %q has no version %s in %s", ErrNotFound, name, version, l.dir)
@@ -223,11 +237,6 @@ func (l *Local) readVersion(name, version string) (Version, error) {
 	v := rec.Version
 	v.Name, v.Version = name, version
 	v.Source = filepath.Join(l.versionsDir(name), version, artifactFile)
-	aliases, err := l.aliases(name)
-	if err != nil {
-		return Version{}, err
-	}
-	v.Aliases = aliases[version]
 	return v, nil
 }
 
@@ -263,7 +272,7 @@ func (l *Local) Download(ctx context.Context, v Version) ([]byte, error) {
 	if err := CheckVersion(v.Version); err != nil {
 		return nil, err
 	}
-	rec, err := l.readVersion(v.Name, v.Version)
+	rec, err := l.readRecord(v.Name, v.Version)
 	if err != nil {
 		return nil, fmt.Errorf("download %s: %w", v.Ref(), err)
 	}
@@ -295,6 +304,10 @@ func (l *Local) List(ctx context.Context, name string) ([]Version, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", name, err)
 	}
+	aliases, err := l.aliases(name)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", name, err)
+	}
 	var out []Version
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
@@ -303,13 +316,14 @@ func (l *Local) List(ctx context.Context, name string) ([]Version, error) {
 		if CheckVersion(e.Name()) != nil {
 			continue
 		}
-		v, err := l.readVersion(name, e.Name())
+		v, err := l.readRecord(name, e.Name())
 		if errors.Is(err, ErrNotFound) {
 			continue // being written, or abandoned
 		}
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", name, err)
 		}
+		v.Aliases = aliases[v.Version]
 		out = append(out, v)
 	}
 	slices.SortFunc(out, versionLess)
