@@ -43,12 +43,14 @@ func TestSchemaMatchesDecoder(t *testing.T) {
 	}
 	ny := nyc(t)
 	base := map[string]any{"PULocationID": 10, "DOLocationID": 20}
+	var bounded []string
 	for field, prop := range tr.Properties {
 		lo, hasLo := prop["minimum"].(float64)
 		hi, hasHi := prop["maximum"].(float64)
 		if !hasLo || !hasHi {
 			continue
 		}
+		bounded = append(bounded, field)
 		for _, c := range []struct {
 			v  float64
 			ok bool
@@ -67,6 +69,11 @@ func TestSchemaMatchesDecoder(t *testing.T) {
 				t.Errorf("%s = %v: decoder accepted=%v; schema says %v (errors %+v)", field, c.v, len(errs) == 0, c.ok, errs)
 			}
 		}
+	}
+	// Without this, a lost minimum or maximum tag would leave nothing to compare.
+	slices.Sort(bounded)
+	if want := []string{"DOLocationID", "PULocationID", "passenger_count"}; !slices.Equal(bounded, want) {
+		t.Errorf("the schema bounds %v; want %v", bounded, want)
 	}
 	if _, ok := tr.Properties["pickup_datetime"]; !ok {
 		t.Error("pickup_datetime missing from the schema")
