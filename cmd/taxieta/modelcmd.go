@@ -139,20 +139,9 @@ func runModelShow(ctx context.Context, env environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usageError{errors.New("model show: name one reference, e.g. models:/taxi-duration@champion")}
-	}
-	ref, err := registry.ParseRef(fs.Arg(0))
+	ref, l, got, err := loadNamedRef(ctx, env, "model show", fs, rf, log)
 	if err != nil {
-		return usageError{fmt.Errorf("model show: %w", err)}
-	}
-	l, err := rf.loader(env, log)
-	if err != nil {
-		return fmt.Errorf("model show: %w", err)
-	}
-	got, err := l.Load(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("model show: %s: %w", l.Registry.Location(), err)
+		return err
 	}
 	if asJSON {
 		meta := *got.Artifact
@@ -178,6 +167,27 @@ func runModelShow(ctx context.Context, env environment, args []string) error {
 	fmt.Fprintln(env.stdout)
 	describe(env.stdout, got.Artifact)
 	return nil
+}
+
+// loadNamedRef loads the one registry reference that cmd (model show, model
+// download) names on its command line, through the cache under --cache-dir.
+func loadNamedRef(ctx context.Context, env environment, cmd string, fs *flag.FlagSet, rf *registryFlags, log *slog.Logger) (registry.Ref, *registry.Loader, *registry.Loaded, error) {
+	if fs.NArg() != 1 {
+		return registry.Ref{}, nil, nil, usageError{fmt.Errorf("%s: name one reference, e.g. models:/taxi-duration@champion", cmd)}
+	}
+	ref, err := registry.ParseRef(fs.Arg(0))
+	if err != nil {
+		return registry.Ref{}, nil, nil, usageError{fmt.Errorf("%s: %w", cmd, err)}
+	}
+	l, err := rf.loader(env, log)
+	if err != nil {
+		return registry.Ref{}, nil, nil, fmt.Errorf("%s: %w", cmd, err)
+	}
+	got, err := l.Load(ctx, ref)
+	if err != nil {
+		return registry.Ref{}, nil, nil, fmt.Errorf("%s: %s: %w", cmd, l.Registry.Location(), err)
+	}
+	return ref, l, got, nil
 }
 
 func runModelAlias(ctx context.Context, env environment, args []string) error {
@@ -211,20 +221,9 @@ func runModelDownload(ctx context.Context, env environment, args []string) error
 	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usageError{errors.New("model download: name one reference, e.g. models:/taxi-duration@champion")}
-	}
-	ref, err := registry.ParseRef(fs.Arg(0))
+	_, _, got, err := loadNamedRef(ctx, env, "model download", fs, rf, log)
 	if err != nil {
-		return usageError{fmt.Errorf("model download: %w", err)}
-	}
-	l, err := rf.loader(env, log)
-	if err != nil {
-		return fmt.Errorf("model download: %w", err)
-	}
-	got, err := l.Load(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("model download: %s: %w", l.Registry.Location(), err)
+		return err
 	}
 	if out == "" {
 		out = fmt.Sprintf("%s-v%s.taxieta", got.Version.Name, got.Version.Version)
