@@ -60,10 +60,7 @@ func (s *Server) handlePredictBatch() http.Handler {
 		if !ok {
 			return
 		}
-		bb, _ := s.batches.Get().(*batchBuffers)
-		if bb == nil {
-			bb = &batchBuffers{}
-		}
+		bb := s.batches.Get().(*batchBuffers)
 		defer s.batches.Put(bb)
 		trips, errs, err := decodeTrips(body, s.cfg.MaxBatch, s.ny, bb.trips)
 		bb.trips = trips[:0]

@@ -104,6 +104,7 @@ func NewServer(cfg Config, models Models, reloader Reloader, logger *slog.Logger
 		idPrefix: hex.EncodeToString(id[:]),
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	s.batches.New = func() any { return &batchBuffers{} }
 	if s.openapi, err = openAPIDocument(cfg); err != nil {
 		return nil, err
 	}
