@@ -283,13 +283,13 @@ func runModelInspect(env environment, args []string) error {
 		return err
 	}
 	if *asJSON {
-		meta := *a
-		meta.Params = nil
+		// The empty Params and the Checksum shadow the artifact's own: no
+		// parameters, and the sha256 its JSON leaves out.
 		return writeJSON(env.stdout, struct {
 			*model.Artifact
 			Params   json.RawMessage `json:"params,omitempty"`
 			Checksum string          `json:"sha256"`
-		}{Artifact: &meta, Checksum: a.Checksum})
+		}{Artifact: a, Checksum: a.Checksum})
 	}
 	describe(env.stdout, a)
 	return nil
