@@ -7,7 +7,6 @@ package serving
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/taxieta/taxieta/internal/model"
@@ -38,27 +37,20 @@ type Info struct {
 	Default bool     `json:"default"`
 }
 
-// Static serves one model, swappable atomically.
+// Static serves one model, for ever (a Manager follows a moving reference).
 type Static struct {
-	cur atomic.Pointer[Model]
+	m *Model
 }
 
 // NewStatic serves m.
-func NewStatic(m *Model) *Static {
-	s := &Static{}
-	s.cur.Store(m)
-	return s
-}
+func NewStatic(m *Model) *Static { return &Static{m: m} }
 
 // Default returns the served model.
-func (s *Static) Default() *Model { return s.cur.Load() }
-
-// Swap replaces the served model; requests holding the old one finish with it.
-func (s *Static) Swap(m *Model) { s.cur.Store(m) }
+func (s *Static) Default() *Model { return s.m }
 
 // Version returns the served model if v is its version (or empty).
 func (s *Static) Version(_ context.Context, v string) (*Model, error) {
-	m := s.cur.Load()
+	m := s.m
 	if m != nil && (v == "" || v == m.Version) {
 		return m, nil
 	}
@@ -67,7 +59,7 @@ func (s *Static) Version(_ context.Context, v string) (*Model, error) {
 
 // List describes the served model.
 func (s *Static) List(context.Context) ([]Info, error) {
-	m := s.cur.Load()
+	m := s.m
 	if m == nil {
 		return nil, nil
 	}
