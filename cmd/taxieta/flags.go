@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 )
@@ -123,4 +124,13 @@ func (l *listFlag) Set(v string) error {
 		}
 	}
 	return nil
+}
+
+// parseLogLevel parses cmd's --log-level.
+func parseLogLevel(cmd, s string) (slog.Level, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s)); err != nil {
+		return 0, usageError{fmt.Errorf("%s: --log-level %q: want debug, info, warn or error", cmd, s)}
+	}
+	return level, nil
 }

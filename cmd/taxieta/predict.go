@@ -51,9 +51,9 @@ func runPredict(ctx context.Context, env environment, args []string) error {
 			return usageError{fmt.Errorf("predict: %s %w", f.flag, err)}
 		}
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return usageError{fmt.Errorf("predict: --log-level %q: want debug, info, warn or error", logLevel)}
+	level, err := parseLogLevel("predict", logLevel)
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewJSONHandler(env.stderr, &slog.HandlerOptions{Level: level}))
 

@@ -68,9 +68,9 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	if cfg.grace <= 0 || cfg.readTimeout <= 0 || cfg.writeTimeout <= 0 || cfg.idleTimeout <= 0 {
 		return usageError{errors.New("serve: --grace-period and the timeouts must be positive")}
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
-		return usageError{fmt.Errorf("serve: --log-level %q: want debug, info, warn or error", cfg.logLevel)}
+	level, err := parseLogLevel("serve", cfg.logLevel)
+	if err != nil {
+		return err
 	}
 	var logOut io.Writer = env.stderr
 	flush := func() {}
