@@ -77,6 +77,19 @@ func testConfig(t *testing.T, top Topology) Config {
 	return cfg
 }
 
+// setupRun makes a fresh topology on the server at url, stores good and
+// bad events (see makeEvents) in its input stream, and returns a Config to
+// consume them.
+func setupRun(t *testing.T, url string, good, bad int) (jetstream.JetStream, []event, Config) {
+	t.Helper()
+	nc, js := connect(t, url)
+	top := testTopology(t, js)
+	createInput(t, js, top)
+	evs := makeEvents(good, bad)
+	publish(t, nc, js, top, evs)
+	return js, evs, testConfig(t, top)
+}
+
 // runAsync runs Run until the returned stop is called, which returns Run's
 // results.
 func runAsync(t *testing.T, url string, cfg Config) (stop func() (Stats, error)) {
@@ -111,13 +124,8 @@ func TestRun(t *testing.T) {
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
 			url := srv.url(t)
-			nc, js := connect(t, url)
-			top := testTopology(t, js)
-			createInput(t, js, top)
-			evs := makeEvents(3000, 60)
-			publish(t, nc, js, top, evs)
-
-			cfg := testConfig(t, top)
+			js, evs, cfg := setupRun(t, url, 3000, 60)
+			top := cfg.Topology
 			reg := prometheus.NewRegistry()
 			m, err := NewMetrics(reg)
 			if err != nil {
@@ -183,12 +191,8 @@ func TestDrain(t *testing.T) {
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
 			url := srv.url(t)
-			nc, js := connect(t, url)
-			top := testTopology(t, js)
-			createInput(t, js, top)
-			evs := makeEvents(20000, 0)
-			publish(t, nc, js, top, evs)
-			cfg := testConfig(t, top)
+			js, evs, cfg := setupRun(t, url, 20000, 0)
+			top := cfg.Topology
 
 			stop := runAsync(t, url, cfg)
 			waitFor(t, "some outputs", time.Minute, func() bool { return storedMsgs(t, js, top.OutStream) >= 2000 })
@@ -235,13 +239,9 @@ func TestDrain(t *testing.T) {
 // redelivered event stores nothing new.
 func TestRedeliveryIsDeduplicated(t *testing.T) {
 	url := startEmbeddedForTest(t)
-	nc, js := connect(t, url)
-	top := testTopology(t, js)
-	top.AckWait = time.Second
-	createInput(t, js, top)
-	evs := makeEvents(10, 0)
-	publish(t, nc, js, top, evs)
-	cfg := testConfig(t, top)
+	js, _, cfg := setupRun(t, url, 10, 0)
+	cfg.Topology.AckWait = time.Second
+	top := cfg.Topology
 
 	// A first consumer fetches one event, stores its output, and dies
 	// without acknowledging it.
