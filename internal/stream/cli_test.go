@@ -41,13 +41,16 @@ func TestCLIEmbeddedWithMetrics(t *testing.T) {
 		"--nats-store", t.TempDir(), "--metrics-addr", metricsAddr, "--fetch-wait", "200ms")
 
 	url := "nats://" + natsAddr
-	waitFor(t, "the embedded server", 30*time.Second, func() bool {
+	// The metrics are served before the embedded server starts: wait for
+	// each.
+	waitFor(t, "the metrics server", 30*time.Second, func() bool {
 		resp, err := http.Get("http://" + metricsAddr + "/metrics")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err == nil
 	})
+	waitForNATS(t, url)
 	nc, js := connect(t, url)
 	waitFor(t, "the consumer", 30*time.Second, func() bool {
 		_, err := js.Consumer(t.Context(), top.Stream, top.Durable)

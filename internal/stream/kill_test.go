@@ -157,9 +157,9 @@ func topologyArgs(top Topology) []string {
 	}
 }
 
-// runKillTest runs the acceptance test's story with processes started with
-// args; host, if not nil, is the process of the embedded server.
-func runKillTest(t *testing.T, bin, url string, top Topology, args []string, host *proc, evs []event, m Predictor, modelName, modelVersion string) {
+// waitForNATS waits until the NATS server at url accepts connections.
+func waitForNATS(t *testing.T, url string) {
+	t.Helper()
 	waitFor(t, "the NATS server", 30*time.Second, func() bool {
 		c, err := net.Dial("tcp", strings.TrimPrefix(url, "nats://"))
 		if err == nil {
@@ -167,6 +167,12 @@ func runKillTest(t *testing.T, bin, url string, top Topology, args []string, hos
 		}
 		return err == nil
 	})
+}
+
+// runKillTest runs the acceptance test's story with processes started with
+// args; host, if not nil, is the process of the embedded server.
+func runKillTest(t *testing.T, bin, url string, top Topology, args []string, host *proc, evs []event, m Predictor, modelName, modelVersion string) {
+	waitForNATS(t, url)
 	nc, js := connect(t, url)
 	deleteStreamsAtCleanup(t, js, top)
 
