@@ -113,8 +113,8 @@ func printPredictReport(w io.Writer, s *batch.Summary, lm *loadedModel) {
 	fmt.Fprintf(w, "\nmodel %s version %s (%s)\n", lm.Name, lm.Version, lm.Source)
 	if e := s.Evaluation; e != nil {
 		st := e.Cleaning
-		fmt.Fprintf(w, "\nactual durations: %d rows, %d kept by the model's cleaning rules (%g to %g minutes); dropped: bad_zone %d, too_short %d, too_long %d; passenger_count unknown (kept): %d\n",
-			st.Read, st.Kept, e.Rules.MinMinutes, e.Rules.MaxMinutes, st.BadZone, st.TooShort, st.TooLong, st.PassengersUnknown)
+		fmt.Fprintf(w, "\nactual durations: %d rows, %d kept by the model's cleaning rules (%g to %g minutes); %s\n",
+			st.Read, st.Kept, e.Rules.MinMinutes, e.Rules.MaxMinutes, droppedCounts(st))
 		fmt.Fprintln(w, "metrics on the lab's inputs (zones, passenger count), minutes:")
 		m := e.Metrics
 		printMetricsTable(w, metricsRow{"scored", &m})

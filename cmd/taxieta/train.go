@@ -197,8 +197,8 @@ func printTrainReport(w io.Writer, a *model.Artifact, out string, took time.Dura
 			continue
 		}
 		st := s.set.Stats
-		fmt.Fprintf(w, "%s data %v: %d files, %d rows read, %d kept; dropped: bad_zone %d, too_short %d, too_long %d; passenger_count unknown (kept): %d\n",
-			s.name, s.set.Sources, len(s.set.Files), st.Read, st.Kept, st.BadZone, st.TooShort, st.TooLong, st.PassengersUnknown)
+		fmt.Fprintf(w, "%s data %v: %d files, %d rows read, %d kept; %s\n",
+			s.name, s.set.Sources, len(s.set.Files), st.Read, st.Kept, droppedCounts(st))
 	}
 	fmt.Fprintf(w, "\nmodel %s (%s); metrics on the lab's inputs (zones, passenger count), minutes:\n", a.Kind, a.Name)
 	rows := []metricsRow{{"train", &a.Metrics.Train}}
@@ -229,4 +229,11 @@ func printMetricsTable(w io.Writer, rows ...metricsRow) {
 		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f%%\t\n", r.name, m.Rows, m.RMSE, m.MAE, m.R2, 100*m.IntervalCoverage)
 	}
 	tw.Flush()
+}
+
+// droppedCounts says what the cleaning rules dropped, as train and predict
+// both report it.
+func droppedCounts(st trip.Stats) string {
+	return fmt.Sprintf("dropped: bad_zone %d, too_short %d, too_long %d; passenger_count unknown (kept): %d",
+		st.BadZone, st.TooShort, st.TooLong, st.PassengersUnknown)
 }
