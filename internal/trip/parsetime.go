@@ -72,8 +72,8 @@ func ParseTime(s []byte, ny *time.Location) (time.Time, bool) {
 	case 'Z', 'z':
 		i++
 	case '+', '-':
-		oh, ok1 := num(i+1, 2)
-		if !ok1 || i+3 > len(s) {
+		oh, ok := num(i+1, 2)
+		if !ok {
 			return time.Time{}, false
 		}
 		j := i + 3
@@ -82,7 +82,6 @@ func ParseTime(s []byte, ny *time.Location) (time.Time, bool) {
 			j++
 		}
 		if j < len(s) {
-			var ok bool
 			if om, ok = num(j, 2); !ok {
 				return time.Time{}, false
 			}
