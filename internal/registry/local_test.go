@@ -37,12 +37,18 @@ func twoArtifacts(t testing.TB) (a, b []byte) {
 	return a, b
 }
 
-func TestLocalLifecycle(t *testing.T) {
-	ctx := context.Background()
-	reg, err := registry.NewLocal(t.TempDir())
+func newLocal(t testing.TB, dir string) *registry.Local {
+	t.Helper()
+	reg, err := registry.NewLocal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return reg
+}
+
+func TestLocalLifecycle(t *testing.T) {
+	ctx := context.Background()
+	reg := newLocal(t, t.TempDir())
 	a1, a2 := twoArtifacts(t)
 	if _, err := reg.Register(ctx, "taxi", []byte("not a model"), registry.RunInfo{}); err == nil {
 		t.Fatal("registered bytes that are not an artifact")
@@ -145,10 +151,7 @@ func TestLocalRefusesCorruptArtifacts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reg, err := registry.NewLocal(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			reg := newLocal(t, t.TempDir())
 			v, err := reg.Register(ctx, "taxi", a1, registry.RunInfo{})
 			if err != nil {
 				t.Fatal(err)
@@ -185,10 +188,7 @@ func checkVersions(t *testing.T, reg registry.Registry, name string, n int) {
 }
 
 func TestLocalConcurrentRegistrations(t *testing.T) {
-	reg, err := registry.NewLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := newLocal(t, t.TempDir())
 	a1, a2 := twoArtifacts(t)
 	const workers, each = 4, 3
 	var wg sync.WaitGroup
@@ -245,10 +245,7 @@ func TestLocalConcurrentProcesses(t *testing.T) {
 			t.Fatalf("process %d: %v\n%s", i, err, outs[i])
 		}
 	}
-	reg, err := registry.NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := newLocal(t, dir)
 	checkVersions(t, reg, "taxi", procs*each)
 }
 
@@ -262,10 +259,7 @@ func TestHelperRegister(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := registry.NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := newLocal(t, dir)
 	a1, _ := twoArtifacts(t)
 	for i := range n {
 		if _, err := reg.Register(context.Background(), "taxi", a1, registry.RunInfo{RunName: fmt.Sprint(os.Getpid(), "-", i)}); err != nil {
@@ -276,10 +270,7 @@ func TestHelperRegister(t *testing.T) {
 
 func TestLoaderCachesAndVerifies(t *testing.T) {
 	ctx := context.Background()
-	reg, err := registry.NewLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := newLocal(t, t.TempDir())
 	a1, _ := twoArtifacts(t)
 	v, err := reg.Register(ctx, "taxi", a1, registry.RunInfo{})
 	if err != nil {
@@ -316,10 +307,7 @@ func TestLoaderCachesAndVerifies(t *testing.T) {
 
 func TestLoaderLoadIfChanged(t *testing.T) {
 	ctx := context.Background()
-	reg, err := registry.NewLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := newLocal(t, t.TempDir())
 	a1, a2 := twoArtifacts(t)
 	v1, err := reg.Register(ctx, "taxi", a1, registry.RunInfo{})
 	if err != nil {
