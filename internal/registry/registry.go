@@ -210,7 +210,7 @@ func latest(ctx context.Context, r Registry, ref Ref) (Version, error) {
 	return vs[len(vs)-1], nil
 }
 
-// sortVersions orders versions by number, oldest first.
+// versionLess orders versions by number, oldest first (for slices.SortFunc).
 func versionLess(a, b Version) int {
 	na, _ := strconv.Atoi(a.Version)
 	nb, _ := strconv.Atoi(b.Version)
