@@ -270,16 +270,6 @@ func (m *MLflow) Resolve(ctx context.Context, ref Ref) (Version, error) {
 	if err != nil {
 		return Version{}, fmt.Errorf("%s: %w", ref, wrap(err))
 	}
-	if mv.Aliases == nil {
-		// Some answers leave the aliases out; the registered model has them.
-		if rm, err := m.c.GetRegisteredModel(ctx, ref.Name); err == nil {
-			for _, a := range rm.Aliases {
-				if a.Version == mv.Version {
-					mv.Aliases = append(mv.Aliases, a.Alias)
-				}
-			}
-		}
-	}
 	return versionOf(mv), nil
 }
 
