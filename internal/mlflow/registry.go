@@ -219,12 +219,3 @@ func (c *Client) SearchModelVersions(ctx context.Context, filter string) ([]Mode
 		token = out.Next
 	}
 }
-
-// SetModelVersionTag sets a tag on a model version.
-func (c *Client) SetModelVersionTag(ctx context.Context, name, version, key, value string) error {
-	in := map[string]any{"name": name, "version": version, "key": key, "value": value}
-	if err := c.post(ctx, "/api/2.0/mlflow/model-versions/set-tag", in, nil); err != nil {
-		return fmt.Errorf("tag model %q version %s: %w", name, version, err)
-	}
-	return nil
-}
