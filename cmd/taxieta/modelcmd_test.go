@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/testenv"
 )
 
@@ -109,11 +111,26 @@ func TestRegistryCommands(t *testing.T) {
 				t.Fatal("the downloaded artifact differs from the trained one")
 			}
 
-			src := modelSource{env: environment{getenv: func(k string) string { return c.env[k] }, stderr: new(bytes.Buffer)},
-				flags: registryFlags{location: reg, cacheDir: cache}}
-			lm, err := loadModel(context.Background(), "models:/"+name+"@champion", src)
-			if err != nil || lm.Name != name || lm.Version != "2" || lm.FromCache || lm.Artifact.Kind != "linear" {
-				t.Fatalf("loadModel by alias: %+v, %v", lm, err)
+			// Serving checks what it loads: the linear model of a small
+			// sample makes negative estimates, so serve the od one.
+			c.must("model", "alias", name, "champion", "1")
+			env := environment{getenv: func(k string) string { return c.env[k] }, stderr: new(bytes.Buffer)}
+			var logs bytes.Buffer
+			log := slog.New(slog.NewJSONHandler(&logs, nil))
+			// open is how serve and stream (follow) and predict (!follow) open the model.
+			open := func(follow bool, cacheDir string) (*serving.ModelVersion, error) {
+				mf := modelFlags{ref: "models:/" + name + "@champion", registry: registryFlags{location: reg, cacheDir: cacheDir}, follow: follow}
+				svc, _, err := mf.openService(context.Background(), env, log, nil)
+				if err != nil {
+					return nil, err
+				}
+				return svc.Current(), nil
+			}
+			for _, follow := range []bool{true, false} {
+				lm, err := open(follow, cache)
+				if err != nil || lm.Name != name || lm.Version != "1" || lm.FromCache || lm.Artifact.Kind != "od" {
+					t.Fatalf("open the model by alias (follow %v): %+v, %v", follow, lm, err)
+				}
 			}
 
 			mistakes := []struct {
@@ -138,26 +155,23 @@ func TestRegistryCommands(t *testing.T) {
 					t.Errorf("taxieta %s: usage error %v; want %v", strings.Join(m.args, " "), !m.usage, m.usage)
 				}
 			}
-			if _, err := loadModel(context.Background(), "models:/"+name+"@champion"); err == nil || !strings.Contains(err.Error(), "--registry") {
-				t.Errorf("loadModel of a reference without registry flags: %v", err)
-			}
-
 			if stop == nil {
 				return
 			}
 			stop() // the registry goes down
-			var logs bytes.Buffer
-			src.env.stderr = &logs
-			lm, err = loadModel(context.Background(), "models:/"+name+"@champion", src)
-			if err != nil || !lm.FromCache || lm.Version != "2" {
-				t.Fatalf("loadModel with the registry down: %+v, %v", lm, err)
+			lm, err := open(true, cache)
+			if err != nil || !lm.FromCache || lm.Version != "1" {
+				t.Fatalf("open a followed model with the registry down: %+v, %v", lm, err)
 			}
 			if !strings.Contains(logs.String(), "serving the cached copy") {
 				t.Errorf("no warning that the cached copy is served; logs:\n%s", logs.String())
 			}
-			src.flags.cacheDir = filepath.Join(tmp, "empty-cache")
-			if _, err := loadModel(context.Background(), "models:/"+name+"@champion", src); err == nil || !strings.Contains(err.Error(), "cannot be reached and no copy is cached") {
-				t.Errorf("loadModel with the registry down and no cache: %v", err)
+			// A one-off job must not score with what the alias last named.
+			if _, err := open(false, cache); err == nil || !strings.Contains(err.Error(), "models:/"+name+"@champion") || !strings.Contains(err.Error(), "from the registry") {
+				t.Errorf("open a one-off model with the registry down: %v; want an error naming the reference and the registry", err)
+			}
+			if _, err := open(true, filepath.Join(tmp, "empty-cache")); err == nil || !strings.Contains(err.Error(), "cannot be reached and no copy is cached") {
+				t.Errorf("open a followed model with the registry down and no cache: %v", err)
 			}
 		})
 	}

@@ -7,27 +7,16 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taxieta/taxieta/internal/defaultmodel"
 	"github.com/taxieta/taxieta/internal/mlflow"
 	"github.com/taxieta/taxieta/internal/model"
 	"github.com/taxieta/taxieta/internal/registry"
+	"github.com/taxieta/taxieta/internal/serving"
 )
-
-// loadedModel is a model ready to serve and the identity it is served under.
-type loadedModel struct {
-	Artifact *model.Artifact
-	// Name and Version identify the model in responses, logs and metrics.
-	// A file's version is the first 12 hex digits of its checksum; a
-	// registry's versions are its own.
-	Name    string
-	Version string
-	// Source says where it came from: "embedded", a file path or a registry reference.
-	Source string
-	// FromCache says a registry reference was served from the local cache
-	// because the registry could not be reached.
-	FromCache bool
-}
 
 // registryFlags are the flags of every command that talks to a model
 // registry: --registry (TAXIETA_REGISTRY; else MLFLOW_TRACKING_URI; else a
@@ -75,69 +64,105 @@ func (r *registryFlags) loader(env environment, log *slog.Logger) (*registry.Loa
 	return l, nil
 }
 
-// modelSource says where loadModel looks up registry references.
-type modelSource struct {
-	env   environment
-	flags registryFlags
-	// log receives the warning when a cached copy stands in for the registry (nil: text on env.stderr).
-	log *slog.Logger
+// modelFlags choose the model of every command that predicts (serve,
+// stream, predict), with the same flags, environment variables and
+// reference syntax for all three: --model, --registry, --cache-dir and,
+// for the long-running commands, --reload-interval.
+type modelFlags struct {
+	ref      string
+	registry registryFlags
+	// follow is set for commands that follow a registry alias while they
+	// run; reloadEvery and cacheSize tune that.
+	follow      bool
+	reloadEvery time.Duration
+	cacheSize   int
 }
 
-// loadModel loads the model named by ref: empty for the embedded default,
-// models:/NAME/VERSION or models:/NAME@ALIAS for a registry's version (the
-// registry and cache that src names; without src such references are
-// refused), else a file path.
+// register adds the model flags; follow adds those of following an alias.
+func (m *modelFlags) register(fs *flag.FlagSet, follow bool) {
+	fs.StringVar(&m.ref, "model", "", "model: models:/NAME@ALIAS or models:/NAME/VERSION from the registry, an artifact file, or empty for the embedded default model")
+	m.registry.register(fs)
+	m.follow = follow
+	if follow {
+		fs.DurationVar(&m.reloadEvery, "reload-interval", 30*time.Second, "how often to re-resolve a registry reference and switch to the version it names (0: only when asked: POST /admin/reload for serve)")
+		fs.IntVar(&m.cacheSize, "model-cache-size", 4, "most model versions kept loaded for requests of a specific version besides the default")
+	}
+}
+
+// openService opens the prediction seam over the model the flags name.
 //
-// A registry reference is resolved, downloaded and verified against its
-// registered checksum, and cached; if the registry cannot be reached but the
-// cache holds what the reference last resolved to, that copy is served and a
-// warning logged (FromCache is set).
-func loadModel(ctx context.Context, ref string, src ...modelSource) (*loadedModel, error) {
-	if ref == "" {
+// A registry reference is resolved, downloaded, verified against its
+// registered checksum and cached. A command that follows (serve, stream)
+// starts from the cached copy when the registry cannot be reached, and the
+// returned follow function, run in its own goroutine, re-resolves the
+// reference every --reload-interval and switches versions atomically,
+// serving on through registry outages. A one-off command (predict) uses
+// what the reference names now and fails when the registry cannot say.
+// follow is nil when there is nothing to follow.
+func (m *modelFlags) openService(ctx context.Context, env environment, log *slog.Logger, reg prometheus.Registerer) (svc *serving.Service, follow func(context.Context), err error) {
+	if !registry.IsRef(m.ref) {
+		mv, err := loadFixedModel(ctx, m.ref)
+		if err != nil {
+			return nil, nil, err
+		}
+		svc, err := serving.New(serving.NewStatic(mv), serving.Options{Registerer: reg})
+		return svc, nil, err
+	}
+	ref, err := registry.ParseRef(m.ref)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	loader, err := m.registry.loader(env, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load model %s: %w", ref, err)
+	}
+	src := &serving.RegistrySource{Loader: loader, Ref: ref}
+	where := loader.Registry.Location()
+	if !m.follow {
+		mv, err := src.Now(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load model %s from the registry %s: %w", ref, where, err)
+		}
+		if err := serving.Check(mv); err != nil {
+			return nil, nil, fmt.Errorf("model %s from the registry %s: %w", ref, where, err)
+		}
+		svc, err := serving.New(serving.NewStatic(mv), serving.Options{Registerer: reg})
+		return svc, nil, err
+	}
+	first, err := src.First(ctx)
+	if errors.Is(err, registry.ErrUnavailable) {
+		return nil, nil, fmt.Errorf("load model %s: the registry %s cannot be reached and no copy is cached in %s: %w", ref, where, loader.Dir, err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("load model %s from the registry %s: %w", ref, where, err)
+	}
+	if err := serving.Check(first); err != nil {
+		return nil, nil, fmt.Errorf("model %s from the registry %s: %w", ref, where, err)
+	}
+	mgr := serving.NewManager(src, first, serving.ManagerOptions{CacheSize: m.cacheSize, Logger: log, Registerer: reg})
+	if svc, err = serving.New(mgr, serving.Options{Registerer: reg}); err != nil {
+		return nil, nil, err
+	}
+	return svc, func(ctx context.Context) { mgr.Follow(ctx, m.reloadEvery) }, nil
+}
+
+// loadFixedModel loads a model that is not a registry reference: empty for
+// the embedded default, else an artifact file. Its version is the first 12
+// hex digits of its checksum.
+func loadFixedModel(ctx context.Context, path string) (*serving.ModelVersion, error) {
+	if path == "" {
 		a, err := defaultmodel.Load()
 		if err != nil {
 			return nil, err
 		}
-		return &loadedModel{Artifact: a, Name: a.Name, Version: a.Checksum[:12], Source: "embedded"}, nil
+		return &serving.ModelVersion{Artifact: a, Name: a.Name, Version: a.Checksum[:12], Source: "embedded"}, nil
 	}
-	if registry.IsRef(ref) {
-		if len(src) == 0 {
-			return nil, fmt.Errorf("load model %s: this command takes no --registry flag, so it cannot load registry references; download the model first (taxieta model download %s --out FILE)", ref, ref)
-		}
-		return loadRegistryModel(ctx, ref, src[0])
-	}
-	a, err := model.ReadFile(ref)
+	a, err := model.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("load model %s: %w", ref, err)
+		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
-	return &loadedModel{Artifact: a, Name: a.Name, Version: a.Checksum[:12], Source: ref}, nil
-}
-
-func loadRegistryModel(ctx context.Context, s string, src modelSource) (*loadedModel, error) {
-	ref, err := registry.ParseRef(s)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	log := src.log
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(src.env.stderr, nil))
-	}
-	l, err := src.flags.loader(src.env, log)
-	if err != nil {
-		return nil, fmt.Errorf("load model %s: %w", ref, err)
-	}
-	got, err := l.Load(ctx, ref)
-	if errors.Is(err, registry.ErrUnavailable) {
-		return nil, fmt.Errorf("load model %s: the registry %s cannot be reached and no copy is cached in %s: %w", ref, l.Registry.Location(), l.Dir, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load model %s from %s: %w", ref, l.Registry.Location(), err)
-	}
-	return &loadedModel{
-		Artifact: got.Artifact, Name: got.Version.Name, Version: got.Version.Version,
-		Source: fmt.Sprintf("%s (%s)", ref, l.Registry.Location()), FromCache: got.FromCache,
-	}, nil
+	return &serving.ModelVersion{Artifact: a, Name: a.Name, Version: a.Checksum[:12], Source: path}, nil
 }

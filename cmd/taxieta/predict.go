@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/taxieta/taxieta/internal/batch"
+	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/tlc"
 )
 
@@ -16,13 +17,14 @@ import (
 func runPredict(ctx context.Context, env environment, args []string) error {
 	fs := newFlagSet(env, "predict", "predict --in FILE --out FILE [flags]")
 	var (
-		in, out, modelRef, onError, rejects, logLevel string
-		ignoreTime, asJSON, fsync                     bool
+		in, out, onError, rejects, logLevel string
+		mf                                  modelFlags
+		ignoreTime, asJSON, fsync           bool
 	)
 	fs.String("config", "", "config file of `name = value` lines, one per flag name")
 	fs.StringVar(&in, "in", "", "trips to score: TLC .parquet or .csv, or .jsonl (- reads JSON Lines from stdin)")
 	fs.StringVar(&out, "out", "", "where to write the estimates: .parquet, .csv or .jsonl (- writes JSON Lines to stdout)")
-	fs.StringVar(&modelRef, "model", "", "model: an artifact file; empty uses the embedded default model")
+	mf.register(fs, false)
 	fs.StringVar(&onError, "on-error", batch.OnErrorFail, "rows that cannot be scored: fail (stop, naming the row) or skip (write them to the rejects file)")
 	fs.StringVar(&rejects, "rejects", "", "with --on-error skip, the rejects file (JSON Lines; default OUT.rejects.jsonl)")
 	fs.BoolVar(&ignoreTime, "ignore-pickup-time", false, "score on zones and passenger count only, even when the input has pickup times")
@@ -57,14 +59,17 @@ func runPredict(ctx context.Context, env environment, args []string) error {
 	}
 	log := slog.New(slog.NewJSONHandler(env.stderr, &slog.HandlerOptions{Level: level}))
 
-	lm, err := loadModel(ctx, modelRef)
+	// The model is resolved once, before any output is created: every row
+	// and the summary name the version that scored them.
+	svc, _, err := mf.openService(ctx, env, log, nil)
 	if err != nil {
-		return fmt.Errorf("predict: %w", err)
+		return fmt.Errorf("predict: %w; no output written", err)
 	}
+	lm := svc.Current()
 	opts := batch.Options{
 		In: in, Out: out, Stdin: os.Stdin, Stdout: env.stdout,
 		OnError: onError, Rejects: rejects,
-		Model: lm.Artifact.Model, ModelName: lm.Name, ModelVersion: lm.Version,
+		Models: svc, Model: lm,
 		Rules: lm.Artifact.Cleaning.Rules, IgnorePickupTime: ignoreTime,
 		NoSync: !fsync, Logger: log,
 	}
@@ -97,7 +102,7 @@ func runPredict(ctx context.Context, env environment, args []string) error {
 	return nil
 }
 
-func printPredictReport(w io.Writer, s *batch.Summary, lm *loadedModel) {
+func printPredictReport(w io.Writer, s *batch.Summary, lm *serving.ModelVersion) {
 	in, out := s.Input, s.Output
 	if in == "-" {
 		in = "stdin"

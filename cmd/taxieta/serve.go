@@ -16,14 +16,13 @@ import (
 	"github.com/taxieta/taxieta/internal/buildinfo"
 	"github.com/taxieta/taxieta/internal/httpapi"
 	"github.com/taxieta/taxieta/internal/logging"
-	"github.com/taxieta/taxieta/internal/registry"
 	"github.com/taxieta/taxieta/internal/serving"
 )
 
 // serveConfig is everything `taxieta serve` can be told.
 type serveConfig struct {
 	addr         string
-	modelRef     string
+	model        modelFlags
 	grace        time.Duration
 	drainDelay   time.Duration
 	readTimeout  time.Duration
@@ -32,9 +31,6 @@ type serveConfig struct {
 	logLevel     string
 	logFlush     time.Duration
 	api          httpapi.Config
-	registry     registryFlags
-	reloadEvery  time.Duration
-	cacheSize    int
 }
 
 func runServe(ctx context.Context, env environment, args []string) error {
@@ -43,10 +39,7 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	fs := newFlagSet(env, "serve", "serve [flags]")
 	fs.String("config", "", "config file of `name = value` lines, one per flag name")
 	fs.StringVar(&cfg.addr, "addr", defaultServeAddr, "address to listen on")
-	fs.StringVar(&cfg.modelRef, "model", "", "model to serve: models:/NAME@ALIAS or models:/NAME/VERSION from the registry, an artifact file, or empty for the embedded default model")
-	cfg.registry.register(fs)
-	fs.DurationVar(&cfg.reloadEvery, "reload-interval", 30*time.Second, "how often to re-resolve a registry reference and swap to the version it names (0: only on POST /admin/reload)")
-	fs.IntVar(&cfg.cacheSize, "model-cache-size", 4, "most model versions kept loaded for ?model_version= besides the default")
+	cfg.model.register(fs, true)
 	fs.DurationVar(&cfg.grace, "grace-period", 10*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.DurationVar(&cfg.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving with readiness false before closing the listener (lets load balancers notice)")
 	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "longest time to read a request, body included")
@@ -83,40 +76,11 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	cfg.api.Version = buildinfo.Version()
 
 	reg := prometheus.NewRegistry()
-	var (
-		models   httpapi.Models
-		reloader httpapi.Reloader
-		first    *serving.Model
-		follow   func(context.Context)
-	)
-	if registry.IsRef(cfg.modelRef) {
-		ref, err := registry.ParseRef(cfg.modelRef)
-		if err != nil {
-			return usageError{fmt.Errorf("serve: %w", err)}
-		}
-		loader, err := cfg.registry.loader(env, log)
-		if err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
-		src := &serving.RegistrySource{Loader: loader, Ref: ref}
-		if first, err = src.First(ctx); err != nil {
-			return fmt.Errorf("serve: load model %s from %s (and no cached copy to fall back on): %w", ref, loader.Registry.Location(), err)
-		}
-		if err := serving.Check(first); err != nil {
-			return fmt.Errorf("serve: model %s: %w", ref, err)
-		}
-		mgr := serving.NewManager(src, first, serving.ManagerOptions{CacheSize: cfg.cacheSize, Logger: log, Registerer: reg})
-		models, reloader = mgr, mgr
-		follow = func(ctx context.Context) { mgr.Follow(ctx, cfg.reloadEvery) }
-	} else {
-		lm, err := loadModel(ctx, cfg.modelRef)
-		if err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
-		first = &serving.Model{Artifact: lm.Artifact, Name: lm.Name, Version: lm.Version, Source: lm.Source, LoadedAt: time.Now()}
-		models = serving.NewStatic(first)
+	svc, follow, err := cfg.model.openService(ctx, env, log, reg)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
-	api, err := httpapi.NewServer(cfg.api, models, reloader, log, reg)
+	api, err := httpapi.NewServer(cfg.api, svc, log, reg)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -125,13 +89,13 @@ func runServe(ctx context.Context, env environment, args []string) error {
 		defer stop()
 		go follow(fctx)
 	}
-	return listenAndServe(ctx, cfg, api, log, start, first, flush)
+	return listenAndServe(ctx, cfg, api, log, start, svc.Current(), flush)
 }
 
 // listenAndServe serves until ctx ends, then drains: readiness turns false,
 // the listener closes after the drain delay, and in-flight requests get the
 // grace period to finish.
-func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, log *slog.Logger, start time.Time, lm *serving.Model, flush func()) error {
+func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, log *slog.Logger, start time.Time, lm *serving.ModelVersion, flush func()) error {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("serve: listen on %s: %w", cfg.addr, err)

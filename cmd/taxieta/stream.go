@@ -27,10 +27,11 @@ func runStream(ctx context.Context, env environment, args []string) error {
 	cfg := stream.DefaultConfig()
 	t := &cfg.Topology
 	var (
-		config, modelRef, natsURL, listen, store, metricsAddr, logLevel string
+		config, natsURL, listen, store, metricsAddr, logLevel string
+		mf                                                    modelFlags
 	)
 	fs.StringVar(&config, "config", "", "file of name = value lines setting any of these flags")
-	fs.StringVar(&modelRef, "model", "", "model file (default: the embedded default model)")
+	mf.register(fs, true)
 	fs.StringVar(&natsURL, "nats", "", "NATS server URL, e.g. nats://127.0.0.1:4222 (default: start an embedded server with JetStream)")
 	fs.StringVar(&listen, "nats-listen", "127.0.0.1:4222", "embedded server only: host:port it listens on (port 0: any free port)")
 	fs.StringVar(&store, "nats-store", filepath.Join(defaultCacheDir(), "nats"), "embedded server only: JetStream data directory")
@@ -60,21 +61,26 @@ func runStream(ctx context.Context, env environment, args []string) error {
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return usageError{fmt.Errorf("stream: --log-level: %w", err)}
 	}
-	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
-
-	m, err := loadModel(ctx, modelRef)
-	if err != nil {
-		return fmt.Errorf("stream: %w", err)
-	}
-	cfg.Model, cfg.ModelName, cfg.ModelVersion, cfg.Logger = m.Artifact.Model, m.Name, m.Version, log
+	log := slog.New(slog.NewJSONHandler(env.stderr, &slog.HandlerOptions{Level: level}))
 	if err := cfg.Topology.Validate(); err != nil {
 		return usageError{err}
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	svc, follow, err := mf.openService(ctx, env, log, reg)
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	m := svc.Current()
+	cfg.Models, cfg.Logger = svc, log
 	if cfg.Metrics, err = stream.NewMetrics(reg); err != nil {
 		return err
+	}
+	if follow != nil {
+		fctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go follow(fctx)
 	}
 	if metricsAddr != "" {
 		stop, err := serveMetrics(metricsAddr, reg, log)

@@ -22,7 +22,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/taxieta/taxieta/internal/model"
+	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/trip"
 )
 
@@ -50,11 +50,11 @@ type Options struct {
 	// empty means Out + ".rejects.jsonl". Required when Out is "-".
 	Rejects string
 
-	// Model scores the trips; ModelName and ModelVersion are written with
-	// every estimate.
-	Model        model.Model
-	ModelName    string
-	ModelVersion string
+	// Models is the prediction seam the trips are scored through, and
+	// Model the version it resolved at the start: every estimate is made by
+	// it and names it, even if the seam's default moves during the run.
+	Models *serving.Service
+	Model  *serving.ModelVersion
 	// Rules clean the rows that count in the evaluation; the zero value
 	// means trip.DefaultRules.
 	Rules trip.Rules
@@ -151,7 +151,7 @@ func (o Options) check() (config, error) {
 	if o.Out != "-" && o.Out == o.In {
 		return c, fmt.Errorf("the output %s would overwrite the input", o.Out)
 	}
-	if o.Model == nil {
+	if o.Models == nil || o.Model == nil {
 		return c, errors.New("no model")
 	}
 	if c.Rules == (trip.Rules{}) {
@@ -192,11 +192,11 @@ func run(ctx context.Context, c config) (*Summary, error) {
 	}
 	sum := &Summary{
 		Input: c.In, InputFormat: c.inFormat, Output: c.Out, OutputFormat: c.outFormat,
-		ModelName: c.ModelName, ModelVersion: c.ModelVersion,
+		ModelName: c.Model.Name, ModelVersion: c.Model.Version,
 	}
 	c.log.LogAttrs(ctx, slog.LevelInfo, "batch start", slog.String("input", c.In), slog.String("output", c.Out),
-		slog.String("model", c.ModelName), slog.String("model_version", c.ModelVersion))
-	meta := outputMeta{ids: src.ids(), modelName: c.ModelName, modelVersion: c.ModelVersion, input: c.In}
+		slog.String("model", c.Model.Name), slog.String("model_version", c.Model.Version))
+	meta := outputMeta{ids: src.ids(), modelName: c.Model.Name, modelVersion: c.Model.Version, input: c.In}
 	out, err := createOutput(c.Out, c.outFormat, c.Stdout, meta, !c.NoSync)
 	if err != nil {
 		closeSource(src)
@@ -213,7 +213,7 @@ func run(ctx context.Context, c config) (*Summary, error) {
 	}
 	p := &pipeline{cfg: &c, src: src, out: out, rej: rej, sum: sum, ids: meta.ids}
 	if src.durations() && !c.copyOnly {
-		p.eval = &evaluator{rules: c.Rules, withTime: c.Model.UsesPickupTime()}
+		p.eval = &evaluator{rules: c.Rules, withTime: c.Model.Artifact.Model.UsesPickupTime()}
 	}
 	if c.Progress != nil {
 		p.bar = newProgressBar(c.Progress, src)
@@ -277,6 +277,23 @@ type pipeline struct {
 	// scored is the evaluation's inputs for the chunk being scored, one
 	// element a row.
 	scored []scored
+	// bufs hold each part's trips on their way through the prediction seam.
+	bufs [parts]partBuffers
+}
+
+// partBuffers are one part's trips and estimates for the prediction seam:
+// those served (row i of the chunk is served[k] when rowOf[k] == i), and
+// those the evaluation also measures (the estimate with or without the
+// pickup time that the output does not carry).
+type partBuffers struct {
+	served, measured   []trip.Trip
+	servedP, measuredP []trip.Prediction
+	rowOf, measuredOf  []int
+}
+
+func (b *partBuffers) reset() {
+	b.served, b.measured = b.served[:0], b.measured[:0]
+	b.rowOf, b.measuredOf = b.rowOf[:0], b.measuredOf[:0]
 }
 
 // chunkBuffers is how many chunks of rows are in flight: one being read,
@@ -396,7 +413,7 @@ func (p *pipeline) score(rows []tripRow) {
 		p.scored = slices.Grow(p.scored[:0], len(rows))[:len(rows)]
 	}
 	var stats [parts]trip.Stats
-	inParts(len(rows), func(k, from, to int) { p.scoreRows(rows, from, to, &stats[k]) })
+	inParts(len(rows), func(k, from, to int) { p.scoreRows(rows, from, to, &stats[k], &p.bufs[k]) })
 	if p.eval == nil {
 		return
 	}
@@ -414,10 +431,13 @@ func (p *pipeline) score(rows []tripRow) {
 }
 
 // scoreRows scores rows[from:to], counting cleaning's outcomes in stats
-// and leaving the evaluation's inputs in p.scored.
-func (p *pipeline) scoreRows(rows []tripRow, from, to int, stats *trip.Stats) {
-	m := p.cfg.Model
-	useTime := !p.cfg.IgnorePickupTime && m.UsesPickupTime()
+// and leaving the evaluation's inputs in p.scored. It collects the part's
+// trips in buf, then estimates them in two calls of the prediction seam:
+// one for the estimates written, one for those only the evaluation reads.
+func (p *pipeline) scoreRows(rows []tripRow, from, to int, stats *trip.Stats, buf *partBuffers) {
+	buf.reset()
+	mv := p.cfg.Model
+	useTime := !p.cfg.IgnorePickupTime && mv.Artifact.Model.UsesPickupTime()
 	for i := from; i < to; i++ {
 		r := &rows[i]
 		var e *scored
@@ -449,21 +469,66 @@ func (p *pipeline) scoreRows(rows []tripRow, from, to int, stats *trip.Stats) {
 			Passengers:   trip.PassengersOf(r.Passengers),
 		}
 		if kept {
-			*e = scored{kept: true, minutes: ex.Minutes, lab: m.Predict(t)}
-			r.Pred = e.lab
-			if p.eval.withTime {
-				e.wt = m.Predict(ex.Trip)
-				if useTime {
-					r.Pred = e.wt
-				}
+			// The evaluation reads the estimate without the pickup time
+			// (lab) and, for a model that uses it, the one with it (wt);
+			// the output carries one of them.
+			*e = scored{kept: true, minutes: ex.Minutes}
+			switch {
+			case useTime:
+				buf.serve(i, ex.Trip)
+				buf.measure(i, t)
+			case p.eval.withTime:
+				buf.serve(i, t)
+				buf.measure(i, ex.Trip)
+			default:
+				buf.serve(i, t)
 			}
 			continue
 		}
 		if useTime && r.hasPickup() {
 			t.Pickup = time.UnixMicro(r.PickupMicros).UTC()
 		}
-		r.Pred = m.Predict(t)
+		buf.serve(i, t)
 	}
+	buf.servedP = slices.Grow(buf.servedP[:0], len(buf.served))[:len(buf.served)]
+	p.cfg.Models.PredictBatch(serving.Call{Protocol: serving.Batch}, mv, buf.served, buf.servedP)
+	for k, i := range buf.rowOf {
+		rows[i].Pred = buf.servedP[k]
+	}
+	if p.eval == nil {
+		return
+	}
+	buf.measuredP = slices.Grow(buf.measuredP[:0], len(buf.measured))[:len(buf.measured)]
+	p.cfg.Models.Measure(mv, buf.measured, buf.measuredP)
+	for k, i := range buf.rowOf {
+		if e := &p.scored[i]; e.kept {
+			if useTime {
+				e.wt = buf.servedP[k]
+			} else {
+				e.lab = buf.servedP[k]
+			}
+		}
+	}
+	for k, i := range buf.measuredOf {
+		e := &p.scored[i]
+		if useTime {
+			e.lab = buf.measuredP[k]
+		} else {
+			e.wt = buf.measuredP[k]
+		}
+	}
+}
+
+// serve adds the trip whose estimate row i carries.
+func (b *partBuffers) serve(i int, t trip.Trip) {
+	b.served = append(b.served, t)
+	b.rowOf = append(b.rowOf, i)
+}
+
+// measure adds a trip of row i that only the evaluation reads.
+func (b *partBuffers) measure(i int, t trip.Trip) {
+	b.measured = append(b.measured, t)
+	b.measuredOf = append(b.measuredOf, i)
 }
 
 // zoneProblem says why a zone id cannot be scored, in the words the web

@@ -18,6 +18,7 @@ import (
 
 	"github.com/taxieta/taxieta/internal/defaultmodel"
 	"github.com/taxieta/taxieta/internal/model"
+	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/testenv"
 	"github.com/taxieta/taxieta/internal/trip"
 )
@@ -40,7 +41,12 @@ func dataFile(t testing.TB, name string) string {
 
 // options are the options of a test run of the default model.
 func options(a *model.Artifact, in, out string) Options {
-	return Options{In: in, Out: out, Model: a.Model, ModelName: a.Name, ModelVersion: "test-version", Rules: a.Cleaning.Rules}
+	mv := &serving.ModelVersion{Artifact: a, Name: a.Name, Version: "test-version", Source: "test"}
+	svc, err := serving.New(serving.NewStatic(mv), serving.Options{})
+	if err != nil {
+		panic(err) // only a nil Models fails
+	}
+	return Options{In: in, Out: out, Models: svc, Model: mv, Rules: a.Cleaning.Rules}
 }
 
 // record is one output row, read back from any format.

@@ -28,7 +28,7 @@ func appendEstimate(b []byte, p trip.Prediction) []byte {
 	return append(b, `}}`...)
 }
 
-func appendModelRef(b []byte, m *serving.Model) []byte {
+func appendModelRef(b []byte, m *serving.ModelVersion) []byte {
 	b = append(b, `{"name":`...)
 	b = tripjson.AppendString(b, m.Name)
 	b = append(b, `,"version":`...)
@@ -37,7 +37,7 @@ func appendModelRef(b []byte, m *serving.Model) []byte {
 }
 
 // appendPrediction writes a PredictionResponse.
-func appendPrediction(b []byte, p trip.Prediction, m *serving.Model) []byte {
+func appendPrediction(b []byte, p trip.Prediction, m *serving.ModelVersion) []byte {
 	b = appendEstimate(b, p)
 	b = b[:len(b)-1]
 	b = append(b, `,"model":`...)
@@ -46,7 +46,7 @@ func appendPrediction(b []byte, p trip.Prediction, m *serving.Model) []byte {
 }
 
 // appendBatch writes a BatchResponse.
-func appendBatch(b []byte, ps []trip.Prediction, m *serving.Model) []byte {
+func appendBatch(b []byte, ps []trip.Prediction, m *serving.ModelVersion) []byte {
 	b = append(b, `{"model":`...)
 	b = appendModelRef(b, m)
 	b = append(b, `,"predictions":[`...)

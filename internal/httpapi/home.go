@@ -15,13 +15,13 @@ var templateFS embed.FS
 // info gathers what the home page and /info tell.
 func (s *Server) info() InfoResponse {
 	resp := InfoResponse{Title: s.cfg.Title, Description: s.cfg.Description, Version: s.cfg.Version, Docs: PathDocs, OpenAPI: PathOpenAPI}
-	if m := s.models.Default(); m != nil {
+	if m := s.svc.Current(); m != nil {
 		resp.Model = modelInfo(m)
 	}
 	return resp
 }
 
-func modelInfo(m *serving.Model) *ModelInfo {
+func modelInfo(m *serving.ModelVersion) *ModelInfo {
 	a := m.Artifact
 	mi := &ModelInfo{
 		Name: m.Name, Version: m.Version, Kind: a.Kind, Source: m.Source, SHA256: a.Checksum,
@@ -75,7 +75,7 @@ func (s *Server) handleInfo() http.Handler {
 
 func (s *Server) handleZones() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m := s.models.Default()
+		m := s.svc.Current()
 		if m == nil {
 			s.problem(w, r, http.StatusServiceUnavailable, "no model is loaded yet", nil)
 			return

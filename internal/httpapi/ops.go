@@ -33,7 +33,7 @@ func (s *Server) handleReadyz() http.Handler {
 		switch {
 		case s.draining.Load():
 			s.writeJSON(w, http.StatusServiceUnavailable, Health{Status: "draining"})
-		case s.models.Default() == nil:
+		case s.svc.Current() == nil:
 			s.writeJSON(w, http.StatusServiceUnavailable, Health{Status: "no model loaded"})
 		default:
 			s.writeJSON(w, http.StatusOK, Health{Status: "ok"})
@@ -59,13 +59,13 @@ type ModelListing struct {
 
 func (s *Server) handleModels() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		list, err := s.models.List(r.Context())
+		list, err := s.svc.List(r.Context())
 		if err != nil {
 			s.problem(w, r, http.StatusServiceUnavailable, "listing models failed: "+err.Error(), nil)
 			return
 		}
 		var resp ModelsResponse
-		if m := s.models.Default(); m != nil {
+		if m := s.svc.Current(); m != nil {
 			resp.Default = &ModelRef{Name: m.Name, Version: m.Version}
 		}
 		resp.Models = make([]ModelListing, len(list))
@@ -102,12 +102,12 @@ type ReloadResponse struct {
 
 func (s *Server) handleReload() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.reloader == nil {
+		if !s.svc.Follows() {
 			s.problem(w, r, http.StatusConflict, "the served model is not a registry reference; there is nothing to reload", nil)
 			return
 		}
-		before := s.models.Default()
-		m, err := s.reloader.Reload(r.Context())
+		before := s.svc.Current()
+		m, err := s.svc.Reload(r.Context())
 		if err != nil {
 			s.problem(w, r, http.StatusBadGateway, "reload refused, the current model keeps serving: "+err.Error(), nil)
 			return

@@ -39,12 +39,11 @@ func (s *Server) handlePredict() http.Handler {
 			s.problem(w, r, http.StatusUnprocessableEntity, validationDetail(errs), errs)
 			return
 		}
-		p := m.Artifact.Model.Predict(t)
+		p := s.svc.Predict(serving.Call{Protocol: serving.REST, ID: requestID(w)}, m, t)
 		out := appendPrediction(body[len(body):], p, m)
 		w.Header()["Content-Type"] = jsonContentType
 		_, _ = w.Write(out)
 		*buf = out[:0]
-		s.metrics.predicted(m).Inc()
 	})
 }
 
@@ -79,35 +78,31 @@ func (s *Server) handlePredictBatch() http.Handler {
 			bb.preds = make([]trip.Prediction, len(trips))
 		}
 		preds := bb.preds[:len(trips)]
-		m.Artifact.Model.PredictBatch(trips, preds)
+		s.svc.PredictBatch(serving.Call{Protocol: serving.REST, ID: requestID(w)}, m, trips, preds)
 		out := appendBatch(body[len(body):], preds, m)
 		w.Header()["Content-Type"] = jsonContentType
 		_, _ = w.Write(out)
 		*buf = out[:0]
-		s.metrics.predicted(m).Add(float64(len(trips)))
 	})
 }
 
 // modelFor picks the model a request asks for (?model_version=), else the default.
-func (s *Server) modelFor(w http.ResponseWriter, r *http.Request) (*serving.Model, bool) {
+func (s *Server) modelFor(w http.ResponseWriter, r *http.Request) (*serving.ModelVersion, bool) {
 	v := ""
 	if r.URL.RawQuery != "" {
 		v = r.URL.Query().Get("model_version")
 	}
-	if v == "" {
-		if m := s.models.Default(); m != nil {
-			return m, true
-		}
+	m, err := s.svc.Model(r.Context(), v)
+	if errors.Is(err, serving.ErrNoModel) {
 		s.problem(w, r, http.StatusServiceUnavailable, "no model is loaded yet", nil)
 		return nil, false
 	}
-	m, err := s.models.Version(r.Context(), v)
 	if err != nil {
 		if errors.Is(err, serving.ErrUnknownVersion) {
 			s.problem(w, r, http.StatusNotFound, fmt.Sprintf("model version %q does not exist; GET /models lists the versions", v), nil)
 			return nil, false
 		}
-		s.log.ErrorContext(r.Context(), "load model version", "version", v, "err", err, "request_id", w.Header().Get("X-Request-Id"))
+		s.log.ErrorContext(r.Context(), "load model version", "version", v, "err", err, "request_id", requestID(w))
 		s.problem(w, r, http.StatusServiceUnavailable, fmt.Sprintf("model version %q cannot be loaded now: %v", v, err), nil)
 		return nil, false
 	}
@@ -163,4 +158,12 @@ func isJSON(ct string) bool {
 		return false
 	}
 	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// requestID is the id the middleware gave the request, from its response header.
+func requestID(w http.ResponseWriter) string {
+	if id := w.Header()["X-Request-Id"]; len(id) > 0 {
+		return id[0]
+	}
+	return ""
 }

@@ -5,7 +5,6 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -19,23 +18,6 @@ import (
 
 	"github.com/taxieta/taxieta/internal/serving"
 )
-
-// Models is what the API needs of the models it serves.
-type Models interface {
-	// Default is the model requests get unless they ask for a version; nil
-	// until one is loaded.
-	Default() *serving.Model
-	// Version returns a specific version, loading it if needed, or an error
-	// wrapping serving.ErrUnknownVersion.
-	Version(ctx context.Context, version string) (*serving.Model, error)
-	// List describes the versions available and loaded.
-	List(ctx context.Context) ([]serving.Info, error)
-}
-
-// Reloader re-resolves the served model reference now (POST /admin/reload).
-type Reloader interface {
-	Reload(ctx context.Context) (*serving.Model, error)
-}
 
 // Config tunes the API.
 type Config struct {
@@ -70,8 +52,7 @@ const maxSingleBody = 64 << 10
 // Server is the API's http.Handler.
 type Server struct {
 	cfg      Config
-	models   Models
-	reloader Reloader
+	svc      *serving.Service
 	log      *slog.Logger
 	metrics  *metrics
 	mux      *http.ServeMux
@@ -85,9 +66,10 @@ type Server struct {
 	openapi  []byte
 }
 
-// NewServer builds the API. reg receives the metrics (use a fresh
-// prometheus.Registry per server); reloader may be nil.
-func NewServer(cfg Config, models Models, reloader Reloader, logger *slog.Logger, reg *prometheus.Registry) (*Server, error) {
+// NewServer builds the API over the prediction seam svc. reg receives the
+// API's metrics (use a fresh prometheus.Registry per server, the one svc
+// reports to).
+func NewServer(cfg Config, svc *serving.Service, logger *slog.Logger, reg *prometheus.Registry) (*Server, error) {
 	if cfg.MaxBatch <= 0 || cfg.MaxBodyBytes <= 0 {
 		return nil, fmt.Errorf("api config: MaxBatch %d and MaxBodyBytes %d must be positive", cfg.MaxBatch, cfg.MaxBodyBytes)
 	}
@@ -98,9 +80,9 @@ func NewServer(cfg Config, models Models, reloader Reloader, logger *slog.Logger
 	var id [4]byte
 	_, _ = rand.Read(id[:])
 	s := &Server{
-		cfg: cfg, models: models, reloader: reloader, log: logger, ny: ny,
+		cfg: cfg, svc: svc, log: logger, ny: ny,
 		mux:      http.NewServeMux(),
-		metrics:  newMetrics(reg, cfg.Version, models),
+		metrics:  newMetrics(reg, cfg.Version),
 		idPrefix: hex.EncodeToString(id[:]),
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
@@ -121,7 +103,7 @@ func (s *Server) Drain() { s.draining.Store(true) }
 
 // Ready reports whether the server can take traffic: a model is loaded and
 // it is not draining.
-func (s *Server) Ready() bool { return !s.draining.Load() && s.models.Default() != nil }
+func (s *Server) Ready() bool { return !s.draining.Load() && s.svc.Current() != nil }
 
 func (s *Server) getBuf() *[]byte { return s.bufs.Get().(*[]byte) }
 func (s *Server) putBuf(b *[]byte) {

@@ -19,7 +19,7 @@ import (
 	"github.com/taxieta/taxieta/internal/trip"
 )
 
-func newTestServer(t testing.TB, models Models, mut func(*Config)) *Server {
+func newTestServer(t testing.TB, models serving.Models, mut func(*Config)) *Server {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Version = "test"
@@ -27,7 +27,12 @@ func newTestServer(t testing.TB, models Models, mut func(*Config)) *Server {
 	if mut != nil {
 		mut(&cfg)
 	}
-	s, err := NewServer(cfg, models, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	svc, err := serving.New(models, serving.Options{Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewServer(cfg, svc, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,13 +45,13 @@ func defaultModels(t testing.TB) *serving.Static {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serving.NewStatic(&serving.Model{Artifact: a, Name: "taxi-duration", Version: "3", Source: "embedded"})
+	return serving.NewStatic(&serving.ModelVersion{Artifact: a, Name: "taxi-duration", Version: "3", Source: "embedded"})
 }
 
 type emptyModels struct{}
 
-func (emptyModels) Default() *serving.Model { return nil }
-func (emptyModels) Version(context.Context, string) (*serving.Model, error) {
+func (emptyModels) Default() *serving.ModelVersion { return nil }
+func (emptyModels) Version(context.Context, string) (*serving.ModelVersion, error) {
 	return nil, serving.ErrUnknownVersion
 }
 func (emptyModels) List(context.Context) ([]serving.Info, error) { return nil, nil }
@@ -225,7 +230,7 @@ func TestMetricsCountRequests(t *testing.T) {
 	for _, want := range []string{
 		`taxieta_http_requests_total{code="200",method="POST",route="/predict"} 3`,
 		`taxieta_http_requests_total{code="422",method="POST",route="/predict"} 1`,
-		`taxieta_predictions_total{model="taxi-duration",version="3"} 3`,
+		`taxieta_predictions_total{model="taxi-duration",protocol="rest",version="3"} 3`,
 		`taxieta_http_request_duration_seconds_bucket{route="/predict"`,
 		`taxieta_model_info{kind="od",name="taxi-duration"`,
 		`taxieta_build_info{goversion=`,

@@ -23,7 +23,7 @@ type Source interface {
 	Resolve(ctx context.Context) (string, error)
 	// Load returns a verified model version; an unknown version is an error
 	// wrapping ErrUnknownVersion.
-	Load(ctx context.Context, version string) (*Model, error)
+	Load(ctx context.Context, version string) (*ModelVersion, error)
 	// List describes the versions available.
 	List(ctx context.Context) ([]Info, error)
 }
@@ -46,10 +46,10 @@ type Manager struct {
 	src  Source
 	log  *slog.Logger
 	max  int
-	cur  atomic.Pointer[Model]
+	cur  atomic.Pointer[ModelVersion]
 	mu   sync.Mutex // guards lru and used
 	rmu  sync.Mutex // serialises reloads
-	lru  map[string]*Model
+	lru  map[string]*ModelVersion
 	used []string // versions, least recently used first
 
 	swaps          *prometheus.CounterVec
@@ -57,8 +57,8 @@ type Manager struct {
 }
 
 // NewManager serves first, the model the source resolved at start.
-func NewManager(src Source, first *Model, opts ManagerOptions) *Manager {
-	m := &Manager{src: src, log: opts.Logger, max: opts.CacheSize, lru: map[string]*Model{}}
+func NewManager(src Source, first *ModelVersion, opts ManagerOptions) *Manager {
+	m := &Manager{src: src, log: opts.Logger, max: opts.CacheSize, lru: map[string]*ModelVersion{}}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -83,11 +83,11 @@ func NewManager(src Source, first *Model, opts ManagerOptions) *Manager {
 }
 
 // Default returns the model served by default.
-func (m *Manager) Default() *Model { return m.cur.Load() }
+func (m *Manager) Default() *ModelVersion { return m.cur.Load() }
 
 // Version returns a specific version: the default, a cached one, or one it
 // loads now (and caches, evicting the least recently used).
-func (m *Manager) Version(ctx context.Context, v string) (*Model, error) {
+func (m *Manager) Version(ctx context.Context, v string) (*ModelVersion, error) {
 	if cur := m.cur.Load(); cur != nil && (v == "" || v == cur.Version) {
 		return cur, nil
 	}
@@ -147,7 +147,7 @@ func (m *Manager) List(ctx context.Context) ([]Info, error) {
 
 // Reload re-resolves the reference and, when it names another version,
 // loads and checks it, then swaps. On failure the current model keeps serving.
-func (m *Manager) Reload(ctx context.Context) (*Model, error) {
+func (m *Manager) Reload(ctx context.Context) (*ModelVersion, error) {
 	m.rmu.Lock()
 	defer m.rmu.Unlock()
 	cur := m.cur.Load()
@@ -174,7 +174,7 @@ func (m *Manager) Reload(ctx context.Context) (*Model, error) {
 	return next, nil
 }
 
-func versionOf(m *Model) string {
+func versionOf(m *ModelVersion) string {
 	if m == nil {
 		return ""
 	}
@@ -211,7 +211,7 @@ func (m *Manager) Follow(ctx context.Context, interval time.Duration) {
 
 // Check refuses a model that does not predict sanely: every estimate on a
 // spread of trips must be a finite duration of 0–1000 minutes inside its range.
-func Check(m *Model) error {
+func Check(m *ModelVersion) error {
 	if m == nil || m.Artifact == nil || m.Artifact.Model == nil {
 		return errors.New("no model")
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/taxieta/taxieta/internal/registry"
 )
@@ -27,7 +26,7 @@ func (s *RegistrySource) Resolve(ctx context.Context) (string, error) {
 }
 
 // Load returns a verified version of the reference's model.
-func (s *RegistrySource) Load(ctx context.Context, version string) (*Model, error) {
+func (s *RegistrySource) Load(ctx context.Context, version string) (*ModelVersion, error) {
 	if registry.CheckVersion(version) != nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownVersion, version)
 	}
@@ -48,7 +47,7 @@ func (s *RegistrySource) Load(ctx context.Context, version string) (*Model, erro
 
 // First loads what the reference names at start, falling back on the
 // cache when the registry is down (the Loader logs that it did).
-func (s *RegistrySource) First(ctx context.Context) (*Model, error) {
+func (s *RegistrySource) First(ctx context.Context) (*ModelVersion, error) {
 	l, err := s.Loader.Load(ctx, s.Ref)
 	if err != nil {
 		return nil, err
@@ -70,10 +69,26 @@ func (s *RegistrySource) List(ctx context.Context) ([]Info, error) {
 }
 
 // FromLoaded wraps a loaded registry version as a served model.
-func FromLoaded(l *registry.Loaded) *Model {
+func FromLoaded(l *registry.Loaded) *ModelVersion {
 	src := l.Ref.String()
 	if l.FromCache {
 		src += " (cached copy: registry unavailable)"
 	}
-	return &Model{Artifact: l.Artifact, Name: l.Version.Name, Version: l.Version.Version, Source: src, LoadedAt: time.Now()}
+	return &ModelVersion{Artifact: l.Artifact, Name: l.Version.Name, Version: l.Version.Version, Source: src, FromCache: l.FromCache}
+}
+
+// Now loads what the reference names now, with no fallback on the cache
+// when the registry is down: for a one-off job, such as scoring a file,
+// that must use the version the reference names, not the one it last named.
+func (s *RegistrySource) Now(ctx context.Context) (*ModelVersion, error) {
+	v, err := s.Loader.Registry.Resolve(ctx, s.Ref)
+	if err != nil {
+		return nil, err
+	}
+	l, err := s.Loader.LoadVersion(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	l.Ref = s.Ref
+	return FromLoaded(l), nil
 }

@@ -51,10 +51,9 @@ func benchRun(b *testing.B, url string) {
 	if err := publishAll(b.Context(), nc, js, top.Stream, top.Subject, evs); err != nil {
 		b.Fatal(err)
 	}
-	a := loadTestModel(b)
 	cfg := DefaultConfig()
 	cfg.Topology = top
-	cfg.Model, cfg.ModelName, cfg.ModelVersion = a.Model, a.Name, a.Checksum[:12]
+	cfg.Models = testService(b)
 
 	in, _ := connect(b, url)
 	out, _ := connect(b, url)

@@ -59,8 +59,7 @@ func TestCLIEmbeddedWithMetrics(t *testing.T) {
 	evs := makeEvents(500, 30)
 	publish(t, nc, js, top, evs)
 	waitFor(t, "every output", time.Minute, func() bool { return storedMsgs(t, js, top.OutStream) == uint64(len(evs)) })
-	a := loadTestModel(t)
-	checkOutputs(t, js, top, evs, a.Model, a.Name, a.Checksum[:12])
+	checkOutputs(t, js, top, evs, testService(t).Current())
 
 	want := map[string]float64{
 		"taxieta_stream_events_in_total":                               530,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/taxieta/taxieta/internal/defaultmodel"
 	"github.com/taxieta/taxieta/internal/model"
+	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/testenv"
 	"github.com/taxieta/taxieta/internal/trip"
 )
@@ -102,6 +103,17 @@ func loadTestModel(t testing.TB) *model.Artifact {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// testService serves the embedded default model through the prediction seam.
+func testService(t testing.TB) *serving.Service {
+	t.Helper()
+	a := loadTestModel(t)
+	svc, err := serving.New(serving.NewStatic(&serving.ModelVersion{Artifact: a, Name: a.Name, Version: a.Checksum[:12], Source: "embedded"}), serving.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
 
 // event is a test event and what should come of it.
@@ -338,7 +350,8 @@ type estimateJSON struct {
 // checkOutputs checks that the output stream holds exactly one estimate per
 // valid event, with the model's numbers and identity, and one dead letter
 // per invalid event, with its reason and payload.
-func checkOutputs(t *testing.T, js jetstream.JetStream, top Topology, evs []event, m Predictor, modelName, modelVersion string) {
+func checkOutputs(t *testing.T, js jetstream.JetStream, top Topology, evs []event, mv *serving.ModelVersion) {
+	m, modelName, modelVersion := mv.Artifact.Model, mv.Name, mv.Version
 	t.Helper()
 	msgs := readStream(t, js, top.OutStream)
 	estimates := map[string][]byte{}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/testenv"
 )
 
@@ -126,7 +127,7 @@ func TestKillAndRestart(t *testing.T) {
 		t.Skip("builds taxieta and sends 101,000 events")
 	}
 	bin := buildTaxieta(t)
-	a := loadTestModel(t)
+	mv := testService(t).Current()
 	evs := makeEvents(100_000, 1_000)
 
 	for _, variant := range []string{"real", "embedded"} {
@@ -145,7 +146,7 @@ func TestKillAndRestart(t *testing.T) {
 					[]string{"--nats-listen", addr, "--nats-store", t.TempDir()})...)
 			}
 			args := slices.Concat(topologyArgs(top), settings, []string{"--nats", url})
-			runKillTest(t, bin, url, top, args, host, evs, a.Model, a.Name, a.Checksum[:12])
+			runKillTest(t, bin, url, top, args, host, evs, mv)
 		})
 	}
 }
@@ -171,7 +172,7 @@ func waitForNATS(t *testing.T, url string) {
 
 // runKillTest runs the acceptance test's story with processes started with
 // args; host, if not nil, is the process of the embedded server.
-func runKillTest(t *testing.T, bin, url string, top Topology, args []string, host *proc, evs []event, m Predictor, modelName, modelVersion string) {
+func runKillTest(t *testing.T, bin, url string, top Topology, args []string, host *proc, evs []event, mv *serving.ModelVersion) {
 	waitForNATS(t, url)
 	nc, js := connect(t, url)
 	deleteStreamsAtCleanup(t, js, top)
@@ -257,7 +258,7 @@ func runKillTest(t *testing.T, bin, url string, top Topology, args []string, hos
 		t.Logf("SIGTERM %s: %s", procs[i].name, procs[i].stopped(t))
 	}
 	checkStart := time.Now()
-	checkOutputs(t, js, top, evs, m, modelName, modelVersion)
+	checkOutputs(t, js, top, evs, mv)
 	t.Logf("outputs read and checked in %s", time.Since(checkStart).Round(time.Millisecond))
 	if host != nil {
 		if err := host.signal(t, syscall.SIGTERM); err != nil {

@@ -26,7 +26,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/taxieta/taxieta/internal/trip"
+	"github.com/taxieta/taxieta/internal/serving"
 )
 
 // Header names on dead letters.
@@ -41,11 +41,6 @@ const (
 	HeaderSequence = "Taxieta-Sequence"
 	HeaderSubject  = "Taxieta-Subject"
 )
-
-// Predictor estimates a trip; model.Model is one.
-type Predictor interface {
-	Predict(trip.Trip) trip.Prediction
-}
 
 // Config configures Run.
 type Config struct {
@@ -67,10 +62,11 @@ type Config struct {
 	// LagInterval is how often the consumer's lag is polled for the metrics.
 	LagInterval time.Duration
 
-	Model Predictor
-	// ModelName and ModelVersion identify the model in every estimate.
-	ModelName    string
-	ModelVersion string
+	// Models is the prediction seam: each event is estimated by the
+	// version it serves by default when the event is handled, and the
+	// estimate names that version. When the seam follows a registry alias,
+	// a move takes effect between two events.
+	Models *serving.Service
 
 	Logger  *slog.Logger
 	Metrics *Metrics // may be nil
@@ -130,9 +126,12 @@ type inflight struct {
 }
 
 type processor struct {
-	cfg       Config
-	pub       *publisher
-	dec       *Decoder
+	cfg Config
+	pub *publisher
+	dec *Decoder
+	// mv is the model version the last event was estimated with, and
+	// modelJSON its identity as estimates carry it.
+	mv        *serving.ModelVersion
 	modelJSON []byte
 	log       *slog.Logger
 	m         *Metrics
@@ -180,7 +179,6 @@ func Run(ctx context.Context, in, out *nats.Conn, cfg Config) (Stats, error) {
 	}
 	p := &processor{
 		cfg: cfg, pub: pub, dec: dec, log: cfg.Logger, m: cfg.Metrics,
-		modelJSON: ModelJSON(cfg.ModelName, cfg.ModelVersion),
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -193,7 +191,7 @@ func Run(ctx context.Context, in, out *nats.Conn, cfg Config) (Stats, error) {
 
 func (c *Config) check() error {
 	switch {
-	case c.Model == nil:
+	case c.Models == nil || c.Models.Current() == nil:
 		return errors.New("stream: no model")
 	case c.Batch <= 0:
 		return errors.New("stream: batch must be positive")
@@ -332,6 +330,19 @@ func (b *backoff) wait(ctx context.Context) {
 	b.d = min(2*b.d, 5*time.Second)
 }
 
+// model returns the version to estimate the next event with, noting a
+// switch when the served version moved since the last event.
+func (p *processor) model() *serving.ModelVersion {
+	mv := p.cfg.Models.Current()
+	if mv != p.mv {
+		if p.mv != nil {
+			p.log.Info("estimating with a new model version", "from", p.mv.Version, "to", mv.Version, "name", mv.Name)
+		}
+		p.mv, p.modelJSON = mv, ModelJSON(mv.Name, mv.Version)
+	}
+	return mv
+}
+
 // handle decodes one event, estimates it and publishes the estimate, or the
 // dead letter, asynchronously; acknowledge finishes it.
 func (p *processor) handle(msg jetstream.Msg, pending chan<- inflight) {
@@ -351,7 +362,9 @@ func (p *processor) handle(msg jetstream.Msg, pending chan<- inflight) {
 	req, err := p.dec.Decode(msg.Data())
 	if err == nil {
 		var body []byte
-		body, err = AppendEstimate(make([]byte, 0, 160+len(p.modelJSON)), req.RideID, p.cfg.Model.Predict(req.Trip), p.modelJSON)
+		mv := p.model()
+		pred := p.cfg.Models.Predict(serving.Call{Protocol: serving.Stream, ID: req.RideID.String()}, mv, req.Trip)
+		body, err = AppendEstimate(make([]byte, 0, 160+len(p.modelJSON)), req.RideID, pred, p.modelJSON)
 		if err == nil {
 			out = &nats.Msg{Subject: p.cfg.Topology.OutSubject, Data: body, Header: nats.Header{jetstream.MsgIDHeader: {id}}}
 		}

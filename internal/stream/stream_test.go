@@ -64,10 +64,9 @@ func TestParseAckSubject(t *testing.T) {
 }
 
 func testConfig(t *testing.T, top Topology) Config {
-	a := loadTestModel(t)
 	cfg := DefaultConfig()
 	cfg.Topology = top
-	cfg.Model, cfg.ModelName, cfg.ModelVersion = a.Model, a.Name, a.Checksum[:12]
+	cfg.Models = testService(t)
 	cfg.Logger = testLogger(t)
 	// The default fetch wait: a shorter one makes drains quicker, but the
 	// client gives up on a batch that stalls for FetchWait+1s, leaving its
@@ -147,7 +146,7 @@ func TestRun(t *testing.T) {
 			if stats != want {
 				t.Errorf("stats %+v, want %+v", stats, want)
 			}
-			checkOutputs(t, js, top, evs, cfg.Model, cfg.ModelName, cfg.ModelVersion)
+			checkOutputs(t, js, top, evs, cfg.Models.Current())
 			for _, c := range []struct {
 				name, label string
 				want        float64
@@ -228,7 +227,7 @@ func TestDrain(t *testing.T) {
 			if first.Out+second.Out != uint64(len(evs)) || second.Duplicates != 0 {
 				t.Errorf("runs stored %d + %d estimates for %d events; stats %+v then %+v", first.Out, second.Out, len(evs), first, second)
 			}
-			checkOutputs(t, js, top, evs, cfg.Model, cfg.ModelName, cfg.ModelVersion)
+			checkOutputs(t, js, top, evs, cfg.Models.Current())
 			assertConsumerDone(t, js, top)
 		})
 	}
