@@ -29,6 +29,13 @@ func (s *syncBuffer) WriteString(x string) {
 	s.b.WriteString(x)
 }
 
+// Write makes a syncBuffer a process's stdout or stderr.
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
 func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -72,8 +79,14 @@ func buildBinary(t *testing.T) string {
 // where it listens.
 func startServer(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
+	return startServerEnv(t, bin, os.Environ(), args...)
+}
+
+// startServerEnv is startServer with the process environment env.
+func startServerEnv(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, string, *syncBuffer) {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "TAXIETA_LOG_REQUESTS=false")
+	cmd.Env = append(env, "TAXIETA_LOG_REQUESTS=false")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -198,4 +211,15 @@ func TestServeEndToEnd(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("did not exit within the grace period\n%s", logs)
 	}
+}
+
+// freeAddr returns a free loopback host:port.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
