@@ -37,6 +37,7 @@ fuzz:
 	$(GO) test ./internal/batch -run '^$$' -fuzz FuzzDecodeLine -fuzztime 30s
 	$(GO) test ./internal/httpapi -run '^$$' -fuzz FuzzDecodeTrip -fuzztime 30s
 	$(GO) test ./internal/httpapi -run '^$$' -fuzz FuzzPredictHandler -fuzztime 30s
+	$(GO) test ./internal/mlflowserve -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 30s
 
 bench:
 	./scripts/bench.sh

@@ -84,6 +84,8 @@ if [ -z "${TAXIETA_PYARROW_PYTHON:-}" ]; then
   fi
   export TAXIETA_PYARROW_PYTHON="$root/.cache/venv-mlflow/bin/python"
 fi
+# MLflow's own Python (pandas and its scoring client), for the /invocations tests.
+export TAXIETA_MLFLOW_PYTHON="$root/.cache/venv-mlflow/bin/python"
 if [ "${TAXIETA_MLFLOW2:-1}" != 0 ]; then
   # MLflow 2.22 predates SQLAlchemy 2.1, which removed a pool class it imports.
   mlflow_start "$MLFLOW2_VERSION" "$root/.cache/venv-mlflow2" TAXIETA_MLFLOW2_URI "sqlalchemy<2.1"
