@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/taxieta/taxieta/internal/httpapi"
+	"github.com/taxieta/taxieta/internal/registry"
 )
 
 // loadCompose loads compose.yaml as `docker compose` does (schema validation,
@@ -58,22 +60,53 @@ func env(s types.ServiceConfig, key string) string {
 	return ""
 }
 
-// flagValue returns the value of --name=value or --name value in args.
-func flagValue(args []string, name string) (string, bool) {
-	for i, a := range args {
-		if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
-			return v, true
-		}
-		if a == "--"+name && i+1 < len(args) {
-			return args[i+1], true
+// taxietaServices returns the services that run the taxieta image (those
+// built from the repository's Dockerfile, and any other with their image),
+// each with the command line it runs: subcommand first, the image's CMD
+// (serve) when the service sets none.
+func taxietaServices(t *testing.T, p *types.Project) map[string][]string {
+	t.Helper()
+	root := repoRoot(t)
+	images := map[string]bool{}
+	for _, s := range p.Services {
+		if s.Build != nil && s.Build.Context == root && s.Build.Dockerfile == "Dockerfile" {
+			images[s.Image] = true
 		}
 	}
-	return "", false
+	img := dockerImage(t)
+	out := map[string][]string{}
+	for name, s := range p.Services {
+		if images[s.Image] || (s.Build != nil && s.Build.Context == root) {
+			out[name] = img.command(t, s.Entrypoint, s.Command)
+		}
+	}
+	return out
 }
 
-// taxietaServices are the services that run the taxieta image, with the
-// subcommand each runs (the image's CMD is serve).
-var taxietaServices = map[string]string{"train": "train", "app": "serve", "stream": "stream"}
+// predictingServices are the taxieta services whose command predicts.
+func predictingServices(t *testing.T, p *types.Project) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for name, args := range taxietaServices(t, p) {
+		if slices.Contains(predictingCommands, args[0]) {
+			out[name] = args
+		}
+	}
+	return out
+}
+
+// serviceEnv is a service's environment as its process sees it: the
+// service's variables over the image's.
+func serviceEnv(t *testing.T, s types.ServiceConfig) func(string) string {
+	t.Helper()
+	own := map[string]string{}
+	for k, v := range s.Environment {
+		if v != nil {
+			own[k] = *v
+		}
+	}
+	return getenv(own, dockerImage(t).env)
+}
 
 func TestComposeServices(t *testing.T) {
 	p := loadCompose(t)
@@ -93,7 +126,15 @@ func TestComposeServices(t *testing.T) {
 	// The taxieta services build the repository's Dockerfile into one image.
 	root := repoRoot(t)
 	image := ""
-	for name := range taxietaServices {
+	services := taxietaServices(t, p)
+	commands := map[string]string{}
+	for name, args := range services {
+		commands[name] = args[0]
+	}
+	if want := map[string]string{"app": "serve", "stream": "stream", "train": "train"}; !maps.Equal(commands, want) {
+		t.Errorf("services of the taxieta image run %v, want %v", commands, want)
+	}
+	for name := range services {
 		s := service(t, p, name)
 		if s.Build == nil || s.Build.Context != root || s.Build.Dockerfile != "Dockerfile" {
 			t.Errorf("%s: build %+v, want the Dockerfile at the repository root", name, s.Build)
@@ -216,6 +257,7 @@ func TestComposeEnvironmentPointsAtServices(t *testing.T) {
 		service, key, scheme, host, port string
 	}{
 		{"app", "TAXIETA_REGISTRY", "http", "mlflow", mlflowPort},
+		{"stream", "TAXIETA_REGISTRY", "http", "mlflow", mlflowPort},
 		{"train", "TAXIETA_REGISTRY", "http", "mlflow", mlflowPort},
 		{"stream", "TAXIETA_NATS", "nats", "nats", "4222"}, // nats-server's client port
 	}
@@ -260,6 +302,8 @@ func TestComposeStartOrder(t *testing.T) {
 		{"app", "mlflow", types.ServiceConditionHealthy},
 		{"app", "train", types.ServiceConditionCompletedSuccessfully},
 		{"stream", "nats", types.ServiceConditionHealthy},
+		{"stream", "mlflow", types.ServiceConditionHealthy},
+		{"stream", "train", types.ServiceConditionCompletedSuccessfully},
 	}
 	for _, tt := range tests {
 		if got := service(t, p, tt.service).DependsOn[tt.dependency].Condition; got != tt.condition {
@@ -287,35 +331,95 @@ func TestComposeStopGracePeriod(t *testing.T) {
 	if app.StopGracePeriod == nil || time.Duration(*app.StopGracePeriod) <= drain+grace {
 		t.Errorf("app stop_grace_period %v, want more than drain %s + grace %s (else SIGKILL cuts requests)", app.StopGracePeriod, drain, grace)
 	}
+	stream := service(t, p, "stream")
+	streamDrain := streamDrain(t, taxietaServices(t, p)["stream"], serviceEnv(t, stream))
+	if stream.StopGracePeriod == nil || time.Duration(*stream.StopGracePeriod) <= streamDrain {
+		t.Errorf("stream stop_grace_period %v, want more than its longest drain %s (--fetch-wait + 2 × --publish-timeout)", stream.StopGracePeriod, streamDrain)
+	}
 }
 
 // Every TAXIETA_* variable and --flag a taxieta service sets must be a flag of
 // the command it runs: the program ignores a misspelt variable.
 func TestComposeConfigurationIsFlags(t *testing.T) {
 	p := loadCompose(t)
-	for name, command := range taxietaServices {
+	for name, args := range taxietaServices(t, p) {
 		t.Run(name, func(t *testing.T) {
 			s := service(t, p, name)
-			args := []string(s.Command)
-			if len(args) > 0 {
-				if args[0] != command {
-					t.Fatalf("command %q, want %s", args, command)
-				}
-				args = args[1:]
-			}
+			command := args[0]
 			flags := flagEnv(t, command)
 			for key := range s.Environment {
 				if strings.HasPrefix(key, "TAXIETA_") && !flags[key] {
 					t.Errorf("%s sets no flag of taxieta %s", key, command)
 				}
 			}
-			for _, a := range args {
+			for _, a := range args[1:] {
 				if f, ok := strings.CutPrefix(a, "--"); ok {
 					f, _, _ = strings.Cut(f, "=")
-					if !flags["TAXIETA_"+strings.ToUpper(strings.ReplaceAll(f, "-", "_"))] {
+					if !flags[envName(f)] {
 						t.Errorf("--%s is no flag of taxieta %s", f, command)
 					}
 				}
+			}
+		})
+	}
+}
+
+// Every service that predicts (found by its command, so that a new one is
+// not missed) must predict with the champion the train job registers, from
+// the registry it registers in, and keep downloaded models in the shared
+// cache volume, so that a restart while MLflow is down serves the last copy.
+func TestComposePredictorsShareTheChampion(t *testing.T) {
+	p := loadCompose(t)
+	services := predictingServices(t, p)
+	if _, ok := services["app"]; !ok {
+		t.Fatalf("predicting services %v: no app", slices.Sorted(maps.Keys(services)))
+	}
+	if _, ok := services["stream"]; !ok {
+		t.Fatalf("predicting services %v: no stream", slices.Sorted(maps.Keys(services)))
+	}
+	train := service(t, p, "train")
+	trainArgs := taxietaServices(t, p)["train"]
+	name, _ := flagValue(trainArgs, "register")
+	alias, _ := flagValue(trainArgs, "alias")
+	if name == "" || alias == "" {
+		t.Fatalf("train %q: want --register and --alias", trainArgs)
+	}
+	trainRegistry := chooseModel(trainArgs, serviceEnv(t, train)).registry
+	const champion = "models:/taxi-duration@champion"
+	if want := "models:/" + name + "@" + alias; want != champion {
+		t.Fatalf("train registers %s, want %s", want, champion)
+	}
+
+	for svcName, args := range services {
+		t.Run(svcName, func(t *testing.T) {
+			s := service(t, p, svcName)
+			getenv := serviceEnv(t, s)
+			got := chooseModel(args, getenv)
+			if got.model != champion {
+				t.Errorf("model %q, want %s", got.model, champion)
+			}
+			if _, err := registry.ParseRef(got.model); err != nil {
+				t.Error(err)
+			}
+			if got.registry != trainRegistry || got.from != "TAXIETA_REGISTRY" {
+				t.Errorf("registry %q (from %s), want the train job's %q from TAXIETA_REGISTRY", got.registry, got.from, trainRegistry)
+			}
+			u, err := url.Parse(got.registry)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+				t.Fatalf("registry %q: want an MLflow http(s) URL", got.registry)
+			}
+			// The registry must be up, and the champion registered, first.
+			if c := s.DependsOn[u.Hostname()].Condition; c != types.ServiceConditionHealthy {
+				t.Errorf("depends on the registry %s with condition %q, want %q", u.Hostname(), c, types.ServiceConditionHealthy)
+			}
+			if c := s.DependsOn["train"].Condition; c != types.ServiceConditionCompletedSuccessfully {
+				t.Errorf("depends on train with condition %q, want %q", c, types.ServiceConditionCompletedSuccessfully)
+			}
+			cache := setting(args, getenv, "cache-dir", "")
+			if cache == "" || !slices.ContainsFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool {
+				return v.Type == types.VolumeTypeVolume && v.Source == "taxieta-cache" && v.Target == cache && !v.ReadOnly
+			}) {
+				t.Errorf("cache directory %q is not the writable volume taxieta-cache (volumes %+v)", cache, s.Volumes)
 			}
 		})
 	}

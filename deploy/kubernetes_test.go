@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +26,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/taxieta/taxieta/internal/httpapi"
+	"github.com/taxieta/taxieta/internal/registry"
 )
 
 // kinds maps apiVersion/kind to the k8s.io/api type a manifest decodes into.
@@ -54,8 +57,19 @@ func decodeStrict(doc []byte) (any, error) {
 	return obj, nil
 }
 
-// cluster is every object in deploy/kubernetes, one of each kind.
+// apiName names the API's objects: its ConfigMap, Service, Deployment,
+// HorizontalPodAutoscaler and PodDisruptionBudget.
+const apiName = "taxieta"
+
+// cluster is every object in deploy/kubernetes, by kind and name, and the
+// API's objects of each kind.
 type cluster struct {
+	configMaps  map[string]*corev1.ConfigMap
+	services    map[string]*corev1.Service
+	deployments map[string]*appsv1.Deployment
+	hpas        map[string]*autoscalingv2.HorizontalPodAutoscaler
+	pdbs        map[string]*policyv1.PodDisruptionBudget
+
 	configMap  *corev1.ConfigMap
 	service    *corev1.Service
 	deployment *appsv1.Deployment
@@ -70,7 +84,13 @@ func loadCluster(t *testing.T) cluster {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no manifests in deploy/kubernetes (%v)", err)
 	}
-	var c cluster
+	c := cluster{
+		configMaps:  map[string]*corev1.ConfigMap{},
+		services:    map[string]*corev1.Service{},
+		deployments: map[string]*appsv1.Deployment{},
+		hpas:        map[string]*autoscalingv2.HorizontalPodAutoscaler{},
+		pdbs:        map[string]*policyv1.PodDisruptionBudget{},
+	}
 	seen := map[string]string{}
 	for _, file := range files {
 		b, err := os.ReadFile(file)
@@ -93,27 +113,33 @@ func loadCluster(t *testing.T) cluster {
 			if err != nil {
 				t.Fatalf("%s: %v", file, err)
 			}
-			kind := typeName(obj)
-			if prev, dup := seen[kind]; dup {
-				t.Fatalf("%s: a second %s (the first is in %s)", file, kind, prev)
+			meta := obj.(metav1.Object)
+			if meta.GetName() == "" || meta.GetNamespace() != "" {
+				t.Fatalf("%s: %s %q in namespace %q: want a name and no namespace (kubectl apply -n chooses it)", file, typeName(obj), meta.GetName(), meta.GetNamespace())
 			}
-			seen[kind] = file
+			id := typeName(obj) + " " + meta.GetName()
+			if prev, dup := seen[id]; dup {
+				t.Fatalf("%s: a second %s (the first is in %s)", file, id, prev)
+			}
+			seen[id] = file
 			switch o := obj.(type) {
 			case *corev1.ConfigMap:
-				c.configMap = o
+				c.configMaps[o.Name] = o
 			case *corev1.Service:
-				c.service = o
+				c.services[o.Name] = o
 			case *appsv1.Deployment:
-				c.deployment = o
+				c.deployments[o.Name] = o
 			case *autoscalingv2.HorizontalPodAutoscaler:
-				c.hpa = o
+				c.hpas[o.Name] = o
 			case *policyv1.PodDisruptionBudget:
-				c.pdb = o
+				c.pdbs[o.Name] = o
 			}
 		}
 	}
+	c.configMap, c.service, c.deployment = c.configMaps[apiName], c.services[apiName], c.deployments[apiName]
+	c.hpa, c.pdb = c.hpas[apiName], c.pdbs[apiName]
 	if c.configMap == nil || c.service == nil || c.deployment == nil || c.hpa == nil || c.pdb == nil {
-		t.Fatalf("want a ConfigMap, Service, Deployment, HorizontalPodAutoscaler and PodDisruptionBudget; found %v", seen)
+		t.Fatalf("want a ConfigMap, Service, Deployment, HorizontalPodAutoscaler and PodDisruptionBudget named %s; found %v", apiName, seen)
 	}
 	return c
 }
@@ -132,6 +158,124 @@ func typeName(v any) string {
 		return "PodDisruptionBudget"
 	}
 	return "?"
+}
+
+// envVar is a container's environment variable as the kubelet sets it.
+type envVar struct {
+	value string
+	// configMap and key name where the value comes from, when a ConfigMap.
+	configMap, key string
+	// unresolved is set for values the kubelet computes (resourceFieldRef,
+	// fieldRef) or takes from a Secret.
+	unresolved bool
+}
+
+// workload is a taxieta container of a Deployment.
+type workload struct {
+	deployment *appsv1.Deployment
+	ctr        corev1.Container
+	args       []string          // the taxieta command line, subcommand first
+	env        map[string]envVar // resolved as the kubelet does
+}
+
+// name is the workload's Deployment's name.
+func (w workload) name() string { return w.deployment.Name }
+
+// getenv is the container's environment as its process sees it.
+func (w workload) getenv(img image) func(string) string {
+	own := map[string]string{}
+	for k, v := range w.env {
+		own[k] = v.value
+	}
+	return getenv(own, img.env)
+}
+
+// isTaxietaImage tells whether a container image reference is the taxieta
+// image, from any registry, at any tag.
+func isTaxietaImage(ref string) bool {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndex(ref, "/"); i >= 0 {
+		ref = ref[i+1:]
+	}
+	name, _, _ := strings.Cut(ref, ":")
+	return name == "taxieta"
+}
+
+// workloads returns every taxieta container of every Deployment, by
+// Deployment name, found by image (not from a list), so that a new one is
+// checked too.
+func (c cluster) workloads(t *testing.T) []workload {
+	t.Helper()
+	img := dockerImage(t)
+	var out []workload
+	for _, name := range slices.Sorted(maps.Keys(c.deployments)) {
+		d := c.deployments[name]
+		for _, ctr := range d.Spec.Template.Spec.Containers {
+			if !isTaxietaImage(ctr.Image) {
+				continue
+			}
+			out = append(out, workload{
+				deployment: d,
+				ctr:        ctr,
+				args:       img.command(t, ctr.Command, ctr.Args),
+				env:        c.environment(t, ctr),
+			})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no Deployment runs the taxieta image")
+	}
+	return out
+}
+
+// environment resolves a container's variables as the kubelet does:
+// envFrom sources in order, then env, each over the one before.
+func (c cluster) environment(t *testing.T, ctr corev1.Container) map[string]envVar {
+	t.Helper()
+	env := map[string]envVar{}
+	for _, from := range ctr.EnvFrom {
+		if from.ConfigMapRef == nil {
+			// A Secret's keys are not in the repository, so they could not
+			// be checked against the flags; name each with secretKeyRef.
+			t.Fatalf("container %s: envFrom %+v: only ConfigMaps can be checked", ctr.Name, from)
+		}
+		cm, ok := c.configMaps[from.ConfigMapRef.Name]
+		if !ok {
+			if from.ConfigMapRef.Optional != nil && *from.ConfigMapRef.Optional {
+				continue
+			}
+			t.Fatalf("container %s: envFrom ConfigMap %q is not in deploy/kubernetes (the pod would not start)", ctr.Name, from.ConfigMapRef.Name)
+		}
+		for k, v := range cm.Data {
+			env[from.Prefix+k] = envVar{value: v, configMap: cm.Name, key: k}
+		}
+	}
+	for _, e := range ctr.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env[e.Name] = envVar{value: e.Value}
+		case e.ValueFrom.ConfigMapKeyRef != nil:
+			ref := e.ValueFrom.ConfigMapKeyRef
+			optional := ref.Optional != nil && *ref.Optional
+			cm, ok := c.configMaps[ref.Name]
+			if !ok && !optional {
+				t.Fatalf("container %s: %s from ConfigMap %q, which is not in deploy/kubernetes", ctr.Name, e.Name, ref.Name)
+			}
+			v, has := "", false
+			if ok {
+				v, has = cm.Data[ref.Key]
+			}
+			if !has && !optional {
+				t.Fatalf("container %s: %s from ConfigMap %s key %s, which it lacks (the pod would not start)", ctr.Name, e.Name, ref.Name, ref.Key)
+			}
+			if has {
+				env[e.Name] = envVar{value: v, configMap: ref.Name, key: ref.Key}
+			}
+		default:
+			env[e.Name] = envVar{unresolved: true}
+		}
+	}
+	return env
 }
 
 // stripComments drops full-line YAML comments, to tell an empty document.
@@ -257,6 +401,75 @@ func TestKubernetesProbesMatchTheServer(t *testing.T) {
 	}
 }
 
+// The stream consumer's probes fetch its metrics endpoint, with the
+// binary's own healthcheck (the image has no curl).
+func TestKubernetesStreamProbes(t *testing.T) {
+	c := loadCluster(t)
+	img := dockerImage(t)
+	probeTimeout, err := time.ParseDuration(flagDefaults(t, "healthcheck")["TAXIETA_TIMEOUT"])
+	if err != nil {
+		t.Fatalf("healthcheck --timeout default: %v", err)
+	}
+	n := 0
+	for _, w := range c.workloads(t) {
+		if w.args[0] != "stream" {
+			continue
+		}
+		n++
+		t.Run(w.name(), func(t *testing.T) {
+			addr := setting(w.args, w.getenv(img), "metrics-addr", "")
+			if addr == "" {
+				t.Fatal("no --metrics-addr: the consumer serves no metrics, and the probes have nothing to fetch")
+			}
+			port := int32(addrPort(t, addr))
+			if len(w.ctr.Ports) != 1 || w.ctr.Ports[0].ContainerPort != port {
+				t.Errorf("container ports %+v, want one at the metrics port %d", w.ctr.Ports, port)
+			}
+			for _, p := range []struct {
+				name  string
+				probe *corev1.Probe
+			}{
+				{"startup", w.ctr.StartupProbe},
+				{"liveness", w.ctr.LivenessProbe},
+				{"readiness", w.ctr.ReadinessProbe},
+			} {
+				if p.probe == nil || p.probe.Exec == nil {
+					t.Errorf("%s: no exec probe", p.name)
+					continue
+				}
+				argv := p.probe.Exec.Command
+				if len(argv) < 2 || !slices.Equal(argv[:1], img.entrypoint) || argv[1] != "healthcheck" {
+					t.Errorf("%s: runs %q, want /taxieta healthcheck", p.name, argv)
+					continue
+				}
+				for _, a := range argv[2:] {
+					if f, ok := strings.CutPrefix(a, "--"); ok {
+						f, _, _ = strings.Cut(f, "=")
+						if !flagEnv(t, "healthcheck")[envName(f)] {
+							t.Errorf("%s: --%s is no flag of taxieta healthcheck", p.name, f)
+						}
+					}
+				}
+				raw, _ := flagValue(argv, "url")
+				u, err := url.Parse(raw)
+				if err != nil || u.Hostname() != "127.0.0.1" || u.Port() != strconv.Itoa(int(port)) || u.Path != "/metrics" {
+					t.Errorf("%s: probes %q, want http://127.0.0.1:%d/metrics", p.name, raw, port)
+				}
+				if got := time.Duration(p.probe.TimeoutSeconds) * time.Second; got <= probeTimeout {
+					t.Errorf("%s: timeoutSeconds %s, want more than healthcheck's own --timeout %s", p.name, got, probeTimeout)
+				}
+			}
+			ann := w.deployment.Spec.Template.Annotations
+			if ann["prometheus.io/path"] != "/metrics" || ann["prometheus.io/port"] != strconv.Itoa(int(port)) {
+				t.Errorf("prometheus annotations %v, want path /metrics on port %d", ann, port)
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no Deployment runs taxieta stream")
+	}
+}
+
 func TestKubernetesGracePeriod(t *testing.T) {
 	c := loadCluster(t)
 	drain, grace := c.duration(t, "TAXIETA_DRAIN_DELAY"), c.duration(t, "TAXIETA_GRACE_PERIOD")
@@ -278,90 +491,148 @@ func TestKubernetesGracePeriod(t *testing.T) {
 	if notice := time.Duration(rp.PeriodSeconds*rp.FailureThreshold) * time.Second; notice >= drain {
 		t.Errorf("readiness notices a drain after up to %s (period %ds × threshold %d), not within the drain delay %s", notice, rp.PeriodSeconds, rp.FailureThreshold, drain)
 	}
+
+	// A stream consumer's drain finishes what it fetched.
+	img := dockerImage(t)
+	for _, w := range c.workloads(t) {
+		if w.args[0] != "stream" {
+			continue
+		}
+		drain := streamDrain(t, w.args, w.getenv(img))
+		tgp := w.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds
+		if tgp == nil {
+			t.Errorf("%s: terminationGracePeriodSeconds is not set", w.name())
+			continue
+		}
+		got := time.Duration(*tgp) * time.Second
+		if got < drain+margin || got > drain+30*time.Second {
+			t.Errorf("%s: terminationGracePeriodSeconds %s, want %s..%s: the longest drain (--fetch-wait + 2 × --publish-timeout) %s plus a margin", w.name(), got, drain+margin, drain+30*time.Second, drain)
+		}
+	}
 }
 
 func TestKubernetesSecurity(t *testing.T) {
 	c := loadCluster(t)
 	uid, gid := dockerfileUser(t)
-	pod := c.deployment.Spec.Template.Spec
-	ctr := c.container(t)
-	psc, csc := pod.SecurityContext, ctr.SecurityContext
-	if psc == nil || csc == nil {
-		t.Fatal("want pod and container security contexts")
-	}
-	checks := []struct {
-		name string
-		ok   bool
-	}{
-		{"pod runAsNonRoot", psc.RunAsNonRoot != nil && *psc.RunAsNonRoot},
-		{"container runAsNonRoot", csc.RunAsNonRoot != nil && *csc.RunAsNonRoot},
-		{"runAsUser is the image's USER", psc.RunAsUser != nil && *psc.RunAsUser == uid},
-		{"runAsGroup is the image's group", psc.RunAsGroup != nil && *psc.RunAsGroup == gid},
-		{"readOnlyRootFilesystem", csc.ReadOnlyRootFilesystem != nil && *csc.ReadOnlyRootFilesystem},
-		{"no privilege escalation", csc.AllowPrivilegeEscalation != nil && !*csc.AllowPrivilegeEscalation},
-		{"all capabilities dropped", csc.Capabilities != nil && slices.Contains(csc.Capabilities.Drop, "ALL")},
-		{"seccomp RuntimeDefault", psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault},
-		{"no service account token", pod.AutomountServiceAccountToken != nil && !*pod.AutomountServiceAccountToken},
-		// A Service named taxieta would otherwise inject TAXIETA_PORT,
-		// TAXIETA_SERVICE_HOST... into the flags' TAXIETA_* namespace.
-		{"no service links", pod.EnableServiceLinks != nil && !*pod.EnableServiceLinks},
-	}
-	for _, ck := range checks {
-		if !ck.ok {
-			t.Errorf("%s: does not hold", ck.name)
-		}
-	}
-	// With a read-only root, what the server writes needs a volume.
-	mounts := map[string]string{}
-	for _, m := range ctr.VolumeMounts {
-		mounts[m.MountPath] = m.Name
-	}
-	emptyDirs := map[string]bool{}
-	for _, v := range pod.Volumes {
-		if v.EmptyDir != nil {
-			emptyDirs[v.Name] = true
-		}
-	}
-	for _, dir := range []string{"/tmp", c.configMap.Data["TAXIETA_CACHE_DIR"]} {
-		if name, ok := mounts[dir]; !ok || !emptyDirs[name] {
-			t.Errorf("no emptyDir mounted at %q", dir)
-		}
+	img := dockerImage(t)
+	for _, w := range c.workloads(t) {
+		t.Run(w.name(), func(t *testing.T) {
+			pod := w.deployment.Spec.Template.Spec
+			psc, csc := pod.SecurityContext, w.ctr.SecurityContext
+			if psc == nil || csc == nil {
+				t.Fatal("want pod and container security contexts")
+			}
+			checks := []struct {
+				name string
+				ok   bool
+			}{
+				{"pod runAsNonRoot", psc.RunAsNonRoot != nil && *psc.RunAsNonRoot},
+				{"container runAsNonRoot", csc.RunAsNonRoot != nil && *csc.RunAsNonRoot},
+				{"runAsUser is the image's USER", psc.RunAsUser != nil && *psc.RunAsUser == uid},
+				{"runAsGroup is the image's group", psc.RunAsGroup != nil && *psc.RunAsGroup == gid},
+				{"readOnlyRootFilesystem", csc.ReadOnlyRootFilesystem != nil && *csc.ReadOnlyRootFilesystem},
+				{"no privilege escalation", csc.AllowPrivilegeEscalation != nil && !*csc.AllowPrivilegeEscalation},
+				{"all capabilities dropped", csc.Capabilities != nil && slices.Contains(csc.Capabilities.Drop, "ALL")},
+				{"seccomp RuntimeDefault", psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault},
+				{"no service account token", pod.AutomountServiceAccountToken != nil && !*pod.AutomountServiceAccountToken},
+				// A Service named taxieta would otherwise inject TAXIETA_PORT,
+				// TAXIETA_SERVICE_HOST... into the flags' TAXIETA_* namespace.
+				{"no service links", pod.EnableServiceLinks != nil && !*pod.EnableServiceLinks},
+			}
+			for _, ck := range checks {
+				if !ck.ok {
+					t.Errorf("%s: does not hold", ck.name)
+				}
+			}
+			// With a read-only root, what the program writes needs a volume:
+			// /tmp, and the cache of registry models.
+			mounts := map[string]string{}
+			for _, m := range w.ctr.VolumeMounts {
+				mounts[m.MountPath] = m.Name
+			}
+			emptyDirs := map[string]bool{}
+			for _, v := range pod.Volumes {
+				if v.EmptyDir != nil {
+					emptyDirs[v.Name] = true
+				}
+			}
+			cache := setting(w.args, w.getenv(img), "cache-dir", "")
+			for _, dir := range []string{"/tmp", cache} {
+				if name, ok := mounts[dir]; !ok || !emptyDirs[name] {
+					t.Errorf("no emptyDir mounted at %q", dir)
+				}
+			}
+		})
 	}
 }
 
 func TestKubernetesResources(t *testing.T) {
 	c := loadCluster(t)
-	res := c.container(t).Resources
-	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		req, hasReq := res.Requests[name]
-		lim, hasLim := res.Limits[name]
-		switch {
-		case !hasReq || !hasLim:
-			t.Errorf("%s: want a request and a limit, got request %v limit %v", name, res.Requests, res.Limits)
-		case req.Cmp(lim) > 0:
-			t.Errorf("%s: request %s over limit %s", name, req.String(), lim.String())
+	for _, w := range c.workloads(t) {
+		res := w.ctr.Resources
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			req, hasReq := res.Requests[name]
+			lim, hasLim := res.Limits[name]
+			switch {
+			case !hasReq || !hasLim:
+				t.Errorf("%s %s: want a request and a limit, got request %v limit %v", w.name(), name, res.Requests, res.Limits)
+			case req.Cmp(lim) > 0:
+				t.Errorf("%s %s: request %s over limit %s", w.name(), name, req.String(), lim.String())
+			}
 		}
 	}
+}
+
+// selected returns the Deployments whose pods sel selects.
+func (c cluster) selected(t *testing.T, what string, sel *metav1.LabelSelector) []string {
+	t.Helper()
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		t.Fatalf("%s selector: %v", what, err)
+	}
+	if s.Empty() {
+		t.Errorf("%s selector is empty: it selects every pod", what)
+	}
+	var names []string
+	for _, name := range slices.Sorted(maps.Keys(c.deployments)) {
+		if s.Matches(labels.Set(c.deployments[name].Spec.Template.Labels)) {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 func TestKubernetesWiring(t *testing.T) {
 	c := loadCluster(t)
 	d := c.deployment
-	podLabels := labels.Set(d.Spec.Template.Labels)
-	selects := func(t *testing.T, what string, sel *metav1.LabelSelector) {
-		t.Helper()
-		s, err := metav1.LabelSelectorAsSelector(sel)
-		if err != nil {
-			t.Fatalf("%s selector: %v", what, err)
-		}
-		if s.Empty() || !s.Matches(podLabels) {
-			t.Errorf("%s selector %q does not select the pods (labels %v)", what, s, podLabels)
+	// Each Deployment, and each PodDisruptionBudget, selects the pods of
+	// exactly one Deployment: overlapping selectors make controllers fight
+	// over pods, and a budget over two Deployments counts the wrong pods.
+	for _, name := range slices.Sorted(maps.Keys(c.deployments)) {
+		if got := c.selected(t, "Deployment "+name, c.deployments[name].Spec.Selector); !slices.Equal(got, []string{name}) {
+			t.Errorf("Deployment %s selects the pods of %v, want only its own", name, got)
 		}
 	}
-	selects(t, "Deployment", d.Spec.Selector)
-	selects(t, "PodDisruptionBudget", c.pdb.Spec.Selector)
-	if sel := labels.SelectorFromSet(c.service.Spec.Selector); len(c.service.Spec.Selector) == 0 || !sel.Matches(podLabels) {
-		t.Errorf("Service selector %v does not select the pods (labels %v)", c.service.Spec.Selector, podLabels)
+	pdbOf := map[string]*policyv1.PodDisruptionBudget{}
+	for _, name := range slices.Sorted(maps.Keys(c.pdbs)) {
+		got := c.selected(t, "PodDisruptionBudget "+name, c.pdbs[name].Spec.Selector)
+		if len(got) != 1 {
+			t.Errorf("PodDisruptionBudget %s selects the pods of %v, want one Deployment's", name, got)
+			continue
+		}
+		pdbOf[got[0]] = c.pdbs[name]
+	}
+	if pdbOf[d.Name] != c.pdb {
+		t.Errorf("PodDisruptionBudget %s does not cover Deployment %s", c.pdb.Name, d.Name)
+	}
+	// The Service sends traffic to the API's pods only: other taxieta pods
+	// do not listen on its port.
+	for _, name := range slices.Sorted(maps.Keys(c.services)) {
+		svc := c.services[name]
+		got := c.selected(t, "Service "+name, &metav1.LabelSelector{MatchLabels: svc.Spec.Selector})
+		if want := []string{d.Name}; name == c.service.Name && !slices.Equal(got, want) {
+			t.Errorf("Service %s selects the pods of %v, want %v", name, got, want)
+		}
 	}
 
 	ref := c.hpa.Spec.ScaleTargetRef
@@ -378,19 +649,39 @@ func TestKubernetesWiring(t *testing.T) {
 	if d.Spec.Replicas != nil && (*d.Spec.Replicas < minR || *d.Spec.Replicas > c.hpa.Spec.MaxReplicas) {
 		t.Errorf("Deployment replicas %d outside the HPA's %d..%d", *d.Spec.Replicas, minR, c.hpa.Spec.MaxReplicas)
 	}
-	// The PDB must leave a ready pod at the HPA's minimum and still allow a drain.
-	pdb := c.pdb.Spec
-	switch {
-	case pdb.MaxUnavailable != nil && pdb.MaxUnavailable.Type == intstr.Int:
-		if mu := pdb.MaxUnavailable.IntVal; mu < 1 || mu >= minR {
-			t.Errorf("PDB maxUnavailable %d: want 1..%d at %d replicas", mu, minR-1, minR)
+	// Every taxieta Deployment has a budget that leaves a ready pod at its
+	// fewest replicas (the HPA's minimum, else its replicas) and still
+	// allows a drain.
+	for _, w := range c.workloads(t) {
+		pdb, ok := pdbOf[w.name()]
+		if !ok {
+			t.Errorf("Deployment %s: no PodDisruptionBudget", w.name())
+			continue
 		}
-	case pdb.MinAvailable != nil && pdb.MinAvailable.Type == intstr.Int:
-		if ma := pdb.MinAvailable.IntVal; ma < 1 || ma >= minR {
-			t.Errorf("PDB minAvailable %d: want 1..%d at %d replicas", ma, minR-1, minR)
+		fewest := int32(1)
+		if w.deployment.Spec.Replicas != nil {
+			fewest = *w.deployment.Spec.Replicas
 		}
-	default:
-		t.Errorf("PDB: want an integer maxUnavailable or minAvailable, got %+v", pdb)
+		for _, h := range c.hpas {
+			if h.Spec.ScaleTargetRef.Kind == "Deployment" && h.Spec.ScaleTargetRef.Name == w.name() {
+				fewest = 1
+				if h.Spec.MinReplicas != nil {
+					fewest = *h.Spec.MinReplicas
+				}
+			}
+		}
+		switch spec := pdb.Spec; {
+		case spec.MaxUnavailable != nil && spec.MaxUnavailable.Type == intstr.Int:
+			if mu := spec.MaxUnavailable.IntVal; mu < 1 || mu >= fewest {
+				t.Errorf("PDB %s maxUnavailable %d: want 1..%d at %d replicas", pdb.Name, mu, fewest-1, fewest)
+			}
+		case spec.MinAvailable != nil && spec.MinAvailable.Type == intstr.Int:
+			if ma := spec.MinAvailable.IntVal; ma < 1 || ma >= fewest {
+				t.Errorf("PDB %s minAvailable %d: want 1..%d at %d replicas", pdb.Name, ma, fewest-1, fewest)
+			}
+		default:
+			t.Errorf("PDB %s: want an integer maxUnavailable or minAvailable, got %+v", pdb.Name, spec)
+		}
 	}
 	// CPU utilization is relative to the CPU request.
 	for _, m := range c.hpa.Spec.Metrics {
@@ -413,15 +704,94 @@ func TestKubernetesWiring(t *testing.T) {
 	}
 }
 
-// Every ConfigMap key must set a flag of `taxieta serve`: a misspelt key is
-// silently ignored by the server.
-func TestKubernetesConfigMapKeysAreServeFlags(t *testing.T) {
+// Every TAXIETA_* variable a taxieta container gets (from its ConfigMaps and
+// its own env) and every --flag it passes must be a flag of the command it
+// runs: the program silently ignores a misspelt variable. And every
+// ConfigMap key must reach some container, or it configures nothing.
+func TestKubernetesConfigurationIsFlags(t *testing.T) {
 	c := loadCluster(t)
-	flags := flagEnv(t, "serve")
-	for key := range c.configMap.Data {
-		if !flags[key] {
-			t.Errorf("ConfigMap key %s sets no flag of taxieta serve", key)
+	read := map[string]bool{} // "ConfigMap/key"
+	for _, w := range c.workloads(t) {
+		t.Run(w.name(), func(t *testing.T) {
+			command := w.args[0]
+			flags := flagEnv(t, command)
+			for _, key := range slices.Sorted(maps.Keys(w.env)) {
+				v := w.env[key]
+				if v.configMap != "" {
+					read[v.configMap+"/"+v.key] = true
+				}
+				if strings.HasPrefix(key, "TAXIETA_") && !flags[key] {
+					from := "env"
+					if v.configMap != "" {
+						from = "ConfigMap " + v.configMap
+					}
+					t.Errorf("%s (from %s) sets no flag of taxieta %s", key, from, command)
+				}
+			}
+			for _, a := range w.args[1:] {
+				if f, ok := strings.CutPrefix(a, "--"); ok {
+					f, _, _ = strings.Cut(f, "=")
+					if !flags[envName(f)] {
+						t.Errorf("--%s is no flag of taxieta %s", f, command)
+					}
+				}
+			}
+		})
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.configMaps)) {
+		for _, key := range slices.Sorted(maps.Keys(c.configMaps[name].Data)) {
+			if !read[name+"/"+key] {
+				t.Errorf("ConfigMap %s key %s reaches no taxieta container", name, key)
+			}
 		}
+	}
+}
+
+// Every Deployment that predicts (found by its command, so that a new one is
+// not missed) must predict with the registry's champion, from the same
+// registry, both named once: by the same ConfigMap keys.
+func TestKubernetesPredictorsShareTheChampion(t *testing.T) {
+	c := loadCluster(t)
+	img := dockerImage(t)
+	const champion = "models:/taxi-duration@champion"
+	commands := map[string]bool{}
+	var first *modelChoice
+	for _, w := range c.workloads(t) {
+		if !slices.Contains(predictingCommands, w.args[0]) {
+			continue
+		}
+		commands[w.args[0]] = true
+		t.Run(w.name(), func(t *testing.T) {
+			got := chooseModel(w.args, w.getenv(img))
+			if got.model != champion {
+				t.Errorf("model %q, want %s", got.model, champion)
+			}
+			if _, err := registry.ParseRef(got.model); err != nil {
+				t.Error(err)
+			}
+			u, err := url.Parse(got.registry)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+				t.Errorf("registry %q (from %s): want an MLflow http(s) URL", got.registry, got.from)
+			}
+			// One place: the shared ConfigMap, not a value per Deployment.
+			for _, flag := range []string{"model", "registry"} {
+				key := envName(flag)
+				if _, ok := flagValue(w.args, flag); ok {
+					t.Errorf("the command line sets --%s, over the shared ConfigMap's %s", flag, key)
+				}
+				if v := w.env[key]; v.configMap != c.configMap.Name || v.key != key {
+					t.Errorf("%s comes from %+v, want ConfigMap %s key %s", key, v, c.configMap.Name, key)
+				}
+			}
+			if first == nil {
+				first = &got
+			} else if got != *first {
+				t.Errorf("predicts with %+v, another Deployment with %+v", got, *first)
+			}
+		})
+	}
+	if !commands["serve"] || !commands["stream"] {
+		t.Fatalf("predicting commands %v, want serve and stream among them", slices.Sorted(maps.Keys(commands)))
 	}
 }
 
