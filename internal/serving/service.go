@@ -118,6 +118,15 @@ type Service struct {
 	obs      Observer
 	counts   sync.Map // *ModelVersion → *versionCounts
 	last     atomic.Pointer[versionCounts]
+	// ones holds the one-trip slices a single prediction is observed
+	// through, so that observing it does not allocate.
+	ones sync.Pool // *one
+}
+
+// one is a single prediction as slices for an Observation.
+type one struct {
+	t [1]trip.Trip
+	p [1]trip.Prediction
 }
 
 // versionCounts counts one model version's predictions by protocol.
@@ -133,6 +142,7 @@ func New(models Models, opts Options) (*Service, error) {
 		return nil, errors.New("serving: no models")
 	}
 	s := &Service{models: models, obs: opts.Observer}
+	s.ones.New = func() any { return new(one) }
 	s.reloader, _ = models.(Reloader)
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(serviceCollector{s}); err != nil {
@@ -179,7 +189,10 @@ func (s *Service) Predict(c Call, mv *ModelVersion, t trip.Trip) trip.Prediction
 	p := mv.Artifact.Model.Predict(t)
 	s.countsOf(mv).n[c.Protocol].Add(1)
 	if s.obs != nil {
-		s.obs.Observe(Observation{Call: c, Model: mv, Trips: []trip.Trip{t}, Predictions: []trip.Prediction{p}})
+		o := s.ones.Get().(*one)
+		o.t[0], o.p[0] = t, p
+		s.obs.Observe(Observation{Call: c, Model: mv, Trips: o.t[:], Predictions: o.p[:]})
+		s.ones.Put(o)
 	}
 	return p
 }

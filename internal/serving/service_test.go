@@ -166,7 +166,18 @@ func TestServicePredictDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { svc.PredictBatch(Call{Protocol: Batch}, mv, trips, out) }); n != 0 {
 		t.Errorf("PredictBatch allocates %v times per call", n)
 	}
+	observed, err := New(NewStatic(mv), Options{Observer: nopObserver{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(1000, func() { observed.Predict(Call{Protocol: REST, ID: "x"}, mv, tr) }); n != 0 {
+		t.Errorf("Predict with an observer allocates %v times per call", n)
+	}
 }
+
+type nopObserver struct{}
+
+func (nopObserver) Observe(Observation) {}
 
 func BenchmarkServicePredict(b *testing.B) {
 	mv := embedded(b)
