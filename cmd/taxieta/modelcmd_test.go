@@ -120,7 +120,7 @@ func TestRegistryCommands(t *testing.T) {
 			// open is how serve and stream (follow) and predict (!follow) open the model.
 			open := func(follow bool, cacheDir string) (*serving.ModelVersion, error) {
 				mf := modelFlags{ref: "models:/" + name + "@champion", registry: registryFlags{location: reg, cacheDir: cacheDir}, follow: follow}
-				svc, _, err := mf.openService(context.Background(), env, log, nil)
+				svc, _, err := mf.openService(context.Background(), env, log, nil, nil)
 				if err != nil {
 					return nil, err
 				}

@@ -99,13 +99,16 @@ func (m *modelFlags) register(fs *flag.FlagSet, follow bool) {
 // serving on through registry outages. A one-off command (predict) uses
 // what the reference names now and fails when the registry cannot say.
 // follow is nil when there is nothing to follow.
-func (m *modelFlags) openService(ctx context.Context, env environment, log *slog.Logger, reg prometheus.Registerer) (svc *serving.Service, follow func(context.Context), err error) {
+//
+// obs, when not nil, observes every prediction (the prediction log, drift monitoring).
+func (m *modelFlags) openService(ctx context.Context, env environment, log *slog.Logger, reg prometheus.Registerer, obs serving.Observer) (svc *serving.Service, follow func(context.Context), err error) {
+	opts := serving.Options{Registerer: reg, Observer: obs}
 	if !registry.IsRef(m.ref) {
 		mv, err := loadFixedModel(ctx, m.ref)
 		if err != nil {
 			return nil, nil, err
 		}
-		svc, err := serving.New(serving.NewStatic(mv), serving.Options{Registerer: reg})
+		svc, err := serving.New(serving.NewStatic(mv), opts)
 		return svc, nil, err
 	}
 	ref, err := registry.ParseRef(m.ref)
@@ -126,7 +129,7 @@ func (m *modelFlags) openService(ctx context.Context, env environment, log *slog
 		if err := serving.Check(mv); err != nil {
 			return nil, nil, fmt.Errorf("model %s from the registry %s: %w", ref, where, err)
 		}
-		svc, err := serving.New(serving.NewStatic(mv), serving.Options{Registerer: reg})
+		svc, err := serving.New(serving.NewStatic(mv), opts)
 		return svc, nil, err
 	}
 	first, err := src.First(ctx)
@@ -140,7 +143,7 @@ func (m *modelFlags) openService(ctx context.Context, env environment, log *slog
 		return nil, nil, fmt.Errorf("model %s from the registry %s: %w", ref, where, err)
 	}
 	mgr := serving.NewManager(src, first, serving.ManagerOptions{CacheSize: m.cacheSize, Logger: log, Registerer: reg})
-	if svc, err = serving.New(mgr, serving.Options{Registerer: reg}); err != nil {
+	if svc, err = serving.New(mgr, opts); err != nil {
 		return nil, nil, err
 	}
 	return svc, func(ctx context.Context) { mgr.Follow(ctx, m.reloadEvery) }, nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/taxieta/taxieta/internal/batch"
 	"github.com/taxieta/taxieta/internal/serving"
@@ -14,7 +15,7 @@ import (
 )
 
 // runPredict is `taxieta predict`: score a file of trips in batch.
-func runPredict(ctx context.Context, env environment, args []string) error {
+func runPredict(ctx context.Context, env environment, args []string) (err error) {
 	fs := newFlagSet(env, "predict", "predict --in FILE --out FILE [flags]")
 	var (
 		in, out, onError, rejects, logLevel string
@@ -25,6 +26,8 @@ func runPredict(ctx context.Context, env environment, args []string) error {
 	fs.StringVar(&in, "in", "", "trips to score: TLC .parquet or .csv, or .jsonl (- reads JSON Lines from stdin)")
 	fs.StringVar(&out, "out", "", "where to write the estimates: .parquet, .csv or .jsonl (- writes JSON Lines to stdout)")
 	mf.register(fs, false)
+	var pl predictionLogFlags
+	pl.register(fs)
 	fs.StringVar(&onError, "on-error", batch.OnErrorFail, "rows that cannot be scored: fail (stop, naming the row) or skip (write them to the rejects file)")
 	fs.StringVar(&rejects, "rejects", "", "with --on-error skip, the rejects file (JSON Lines; default OUT.rejects.jsonl)")
 	fs.BoolVar(&ignoreTime, "ignore-pickup-time", false, "score on zones and passenger count only, even when the input has pickup times")
@@ -61,7 +64,12 @@ func runPredict(ctx context.Context, env environment, args []string) error {
 
 	// The model is resolved once, before any output is created: every row
 	// and the summary name the version that scored them.
-	svc, _, err := mf.openService(ctx, env, log, nil)
+	plog, err := pl.open(log, nil)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	defer func() { err = errors.Join(err, closePredictionLog(plog, time.Minute)) }()
+	svc, _, err := mf.openService(ctx, env, log, nil, serving.Observers(observer(plog)))
 	if err != nil {
 		return fmt.Errorf("predict: %w; no output written", err)
 	}

@@ -23,6 +23,7 @@ import (
 type serveConfig struct {
 	addr         string
 	model        modelFlags
+	predLog      predictionLogFlags
 	grace        time.Duration
 	drainDelay   time.Duration
 	readTimeout  time.Duration
@@ -40,6 +41,7 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	fs.String("config", "", "config file of `name = value` lines, one per flag name")
 	fs.StringVar(&cfg.addr, "addr", defaultServeAddr, "address to listen on")
 	cfg.model.register(fs, true)
+	cfg.predLog.register(fs)
 	fs.DurationVar(&cfg.grace, "grace-period", 10*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.DurationVar(&cfg.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving with readiness false before closing the listener (lets load balancers notice)")
 	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "longest time to read a request, body included")
@@ -76,7 +78,11 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	cfg.api.Version = buildinfo.Version()
 
 	reg := prometheus.NewRegistry()
-	svc, follow, err := cfg.model.openService(ctx, env, log, reg)
+	plog, err := cfg.predLog.open(log, reg)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	svc, follow, err := cfg.model.openService(ctx, env, log, reg, serving.Observers(observer(plog)))
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -89,7 +95,9 @@ func runServe(ctx context.Context, env environment, args []string) error {
 		defer stop()
 		go follow(fctx)
 	}
-	return listenAndServe(ctx, cfg, api, log, start, svc.Current(), flush)
+	err = listenAndServe(ctx, cfg, api, log, start, svc.Current(), flush)
+	// Every request has finished: what the prediction log holds is complete.
+	return errors.Join(err, closePredictionLog(plog, cfg.grace))
 }
 
 // listenAndServe serves until ctx ends, then drains: readiness turns false,

@@ -16,13 +16,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/taxieta/taxieta/internal/buildinfo"
+	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/stream"
 )
 
 // runStream consumes trip-request events from NATS JetStream and publishes an
 // estimate for each (see internal/stream). It runs until ctx is cancelled
 // (SIGTERM, Ctrl-C), then drains and exits 0.
-func runStream(ctx context.Context, env environment, args []string) error {
+func runStream(ctx context.Context, env environment, args []string) (err error) {
 	fs := newFlagSet(env, "stream", "stream [--nats URL] [flags]")
 	cfg := stream.DefaultConfig()
 	t := &cfg.Topology
@@ -32,6 +33,8 @@ func runStream(ctx context.Context, env environment, args []string) error {
 	)
 	fs.StringVar(&config, "config", "", "file of name = value lines setting any of these flags")
 	mf.register(fs, true)
+	var pl predictionLogFlags
+	pl.register(fs)
 	fs.StringVar(&natsURL, "nats", "", "NATS server URL, e.g. nats://127.0.0.1:4222 (default: start an embedded server with JetStream)")
 	fs.StringVar(&listen, "nats-listen", "127.0.0.1:4222", "embedded server only: host:port it listens on (port 0: any free port)")
 	fs.StringVar(&store, "nats-store", filepath.Join(defaultCacheDir(), "nats"), "embedded server only: JetStream data directory")
@@ -68,7 +71,12 @@ func runStream(ctx context.Context, env environment, args []string) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc, follow, err := mf.openService(ctx, env, log, reg)
+	plog, err := pl.open(log, reg)
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	defer func() { err = errors.Join(err, closePredictionLog(plog, 10*time.Second)) }()
+	svc, follow, err := mf.openService(ctx, env, log, reg, serving.Observers(observer(plog)))
 	if err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}

@@ -81,13 +81,18 @@ func NewFileSink(dir string, opts FileOptions) (*FileSink, error) {
 }
 
 // Write appends recs to the current file, starting a new one when the
-// current one's period is over or it is full.
+// current one's period is over or it is full. Called with no records, it
+// only completes a file whose period is over, so that a quiet hour's file
+// does not wait for the next prediction to appear.
 func (s *FileSink) Write(ctx context.Context, recs []Record) error {
 	now := s.opts.Now()
 	if s.cur != nil && (!now.Before(s.cur.until) || s.cur.n.n >= s.opts.MaxBytes) {
 		if err := s.Flush(ctx); err != nil {
 			return err
 		}
+	}
+	if len(recs) == 0 { // a tick: only close a file whose period is over
+		return nil
 	}
 	if s.cur == nil {
 		if err := s.open(now); err != nil {

@@ -49,8 +49,9 @@ type Record struct {
 	High           float32 `parquet:"high_minutes"`
 }
 
-// Sink receives batches of records from the writer goroutine, in order.
-// Write must not keep recs after it returns.
+// Sink receives batches of records from the writer goroutine, in order,
+// and an empty batch at every flush interval without records (to rotate
+// files on time). Write must not keep recs after it returns.
 type Sink interface {
 	Write(ctx context.Context, recs []Record) error
 	// Flush makes what was written durable (closes the current file).
@@ -202,9 +203,7 @@ func (l *Logger) run() {
 		if dropped > 0 {
 			l.log.Warn("prediction log buffer full; predictions dropped", "dropped", dropped, "buffer", l.opts.Buffer)
 		}
-		if len(batch) > 0 {
-			l.write(batch)
-		}
+		l.write(batch) // empty on a quiet tick: sinks still close files whose period is over
 		l.mu.Lock()
 		if l.spare == nil {
 			l.spare = batch[:0]
@@ -224,7 +223,9 @@ func (l *Logger) write(batch []Record) {
 			l.log.Error("prediction log write failed; records lost", "records", len(batch), "err", err)
 		}
 	}
-	l.recorded.Add(float64(len(batch)))
+	if len(batch) > 0 {
+		l.recorded.Add(float64(len(batch)))
+	}
 }
 
 // Close writes what is buffered, closes the sinks (the current file is

@@ -291,3 +291,29 @@ func (c serviceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(modelLoadedDesc, prometheus.GaugeValue, loaded)
 }
+
+// Observers combines observers into one that hands each observation to
+// every one in turn; nil observers are left out, and none at all is nil.
+func Observers(obs ...Observer) Observer {
+	var list multiObserver
+	for _, o := range obs {
+		if o != nil {
+			list = append(list, o)
+		}
+	}
+	switch len(list) {
+	case 0:
+		return nil
+	case 1:
+		return list[0]
+	}
+	return list
+}
+
+type multiObserver []Observer
+
+func (m multiObserver) Observe(o Observation) {
+	for _, obs := range m {
+		obs.Observe(o)
+	}
+}
