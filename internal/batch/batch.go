@@ -422,9 +422,9 @@ func (p *pipeline) score(rows []tripRow) {
 	}
 	for i := range rows {
 		if e := &p.scored[i]; e.kept {
-			p.eval.lab.add(e.minutes, e.lab)
+			p.eval.lab.Add(e.minutes, e.lab)
 			if p.eval.withTime {
-				p.eval.wt.add(e.minutes, e.wt)
+				p.eval.wt.Add(e.minutes, e.wt)
 			}
 		}
 	}

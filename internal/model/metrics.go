@@ -39,8 +39,7 @@ func evaluate(p Predictor, examples []trip.Example, withTime bool) Metrics {
 	const chunk = 4096
 	trips := make([]trip.Trip, chunk)
 	preds := make([]trip.Prediction, chunk)
-	var sse, sae, sum, sumSq float64
-	var inside int64
+	var sums Sums
 	for start := 0; start < len(examples); start += chunk {
 		ex := examples[start:min(start+chunk, len(examples))]
 		for i := range ex {
@@ -51,30 +50,64 @@ func evaluate(p Predictor, examples []trip.Example, withTime bool) Metrics {
 		}
 		p.PredictBatch(trips[:len(ex)], preds)
 		for i, e := range ex {
-			y := float64(e.Minutes)
-			d := y - float64(preds[i].Minutes)
-			sse += d * d
-			sae += math.Abs(d)
-			sum += y
-			sumSq += y * y
-			if e.Minutes >= preds[i].Low && e.Minutes <= preds[i].High {
-				inside++
-			}
+			sums.Add(e.Minutes, preds[i])
 		}
 	}
-	n := float64(len(examples))
-	if n == 0 {
+	return sums.Metrics()
+}
+
+// Sums accumulate the figures of Metrics one trip at a time, so that every
+// evaluation (training, batch scoring, monitoring against actual trips)
+// adds the same terms in the same order and agrees to the last bit.
+type Sums struct {
+	n, inside            int64
+	sse, sae, sum, sumSq float64
+	// Bias is the sum of estimate minus actual, for MeanError.
+	bias float64
+}
+
+// Add counts one trip of actual duration minutes and its prediction p.
+func (a *Sums) Add(minutes float32, p trip.Prediction) {
+	y := float64(minutes)
+	d := y - float64(p.Minutes)
+	a.sse += d * d
+	a.sae += math.Abs(d)
+	a.sum += y
+	a.sumSq += y * y
+	a.bias -= d
+	if minutes >= p.Low && minutes <= p.High {
+		a.inside++
+	}
+	a.n++
+}
+
+// Rows is how many trips were added.
+func (a *Sums) Rows() int64 { return a.n }
+
+// MeanError is the mean of estimate minus actual (positive: estimates too
+// long); 0 with no trips.
+func (a *Sums) MeanError() float64 {
+	if a.n == 0 {
+		return 0
+	}
+	return a.bias / float64(a.n)
+}
+
+// Metrics are the figures of the trips added; the zero Metrics with none.
+func (a *Sums) Metrics() Metrics {
+	if a.n == 0 {
 		return Metrics{}
 	}
-	sst := sumSq - sum*sum/n
+	n := float64(a.n)
+	sst := a.sumSq - a.sum*a.sum/n
 	m := Metrics{
-		Rows:             int64(len(examples)),
-		RMSE:             math.Sqrt(sse / n),
-		MAE:              sae / n,
-		IntervalCoverage: float64(inside) / n,
+		Rows:             a.n,
+		RMSE:             math.Sqrt(a.sse / n),
+		MAE:              a.sae / n,
+		IntervalCoverage: float64(a.inside) / n,
 	}
 	if sst > 0 {
-		m.R2 = 1 - sse/sst
+		m.R2 = 1 - a.sse/sst
 	}
 	return m
 }
