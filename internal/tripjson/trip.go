@@ -65,6 +65,9 @@ type Problem struct {
 // value, or its type when the type is wrong. The value is in it because a
 // dead letter's or a batch reject's reader sees no separate value.
 func (p Problem) Message() string {
+	if p.Field == fieldRideID && (p.Kind == WrongType || p.Kind == BadValue) {
+		return rideIDMessage(p)
+	}
 	switch p.Kind {
 	case NotObject:
 		return "must be a JSON object, got " + Describe(p.Value)
@@ -76,8 +79,6 @@ func (p Problem) Message() string {
 		return "is missing"
 	case WrongType:
 		switch p.Field {
-		case fieldRideID:
-			return rideIDMessage(p)
 		case fieldPax:
 			return fmt.Sprintf("must be an integer from 0 to %d or null, got %s", trip.MaxPassengers, Describe(p.Value))
 		case fieldPickup:
@@ -86,8 +87,6 @@ func (p Problem) Message() string {
 		return fmt.Sprintf("must be an integer zone id from 1 to %d, got %s", trip.MaxZone, Describe(p.Value))
 	}
 	switch p.Field {
-	case fieldRideID:
-		return rideIDMessage(p)
 	case fieldPax:
 		return fmt.Sprintf("must be from 0 to %d, got %s", trip.MaxPassengers, Shorten(p.Value))
 	case fieldPickup:
