@@ -6,14 +6,18 @@ import (
 	"fmt"
 )
 
-func runData(ctx context.Context, env environment, args []string) error {
-	if len(args) == 0 || args[0] != "fetch" {
-		return usageError{errors.New("data: want \"taxieta data fetch SPEC...\"")}
+// dataCommands are the subcommands of taxieta data.
+func dataCommands() []command {
+	return []command{
+		{name: "fetch", args: "SPEC...", summary: "download TLC monthly files (or find them in --data-dir)", run: runDataFetch},
 	}
+}
+
+func runDataFetch(ctx context.Context, env environment, args []string) error {
 	fs := newFlagSet(env, "data fetch", "data fetch [flags] SPEC...")
 	var d dataFlags
 	d.register(fs.StringVar)
-	if err := parseFlags(fs, args[1:], env.getenv); err != nil {
+	if err := parseFlags(fs, args, env.getenv); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

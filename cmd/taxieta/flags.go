@@ -5,27 +5,64 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 )
 
-// newFlagSet returns a flag set whose --help also names each flag's
-// environment variable.
+// newFlagSet returns a flag set whose usage also names each flag's
+// environment variable, and which has --help (and -h): asked for, the usage
+// goes to stdout and parseFlags returns flag.ErrHelp, which exits 0. A
+// mistake on the command line prints the usage on stderr instead.
 func newFlagSet(env environment, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.stderr, "Usage: taxieta %s\n\nFlags (each also settable as TAXIETA_<FLAG>; precedence: flag > environment > config file > default):\n", synopsis)
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: taxieta %s\n\nFlags (each also settable as TAXIETA_<FLAG>; precedence: flag > environment > config file > default):\n", synopsis)
 		fs.VisitAll(func(f *flag.Flag) {
+			switch {
+			case f.Name == "h":
+				return
+			case isHelp(f):
+				fmt.Fprintf(w, "  --help, -h\n      %s\n", f.Usage)
+				return
+			}
 			def := ""
 			if f.DefValue != "" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(env.stderr, "  --%s  [%s]\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
+			fmt.Fprintf(w, "  --%s  [%s]\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
 		})
 	}
+	fs.Usage = func() { usage(fs.Output()) }
+	help := &helpFlag{print: func() { usage(env.stdout) }}
+	fs.Var(help, "help", "print this help on stdout and exit")
+	fs.Var(help, "h", "print this help on stdout and exit")
 	return fs
+}
+
+// helpFlag is the --help and -h of every flag set.
+type helpFlag struct {
+	asked bool
+	print func() // writes the usage on stdout
+}
+
+func (h *helpFlag) String() string   { return strconv.FormatBool(h != nil && h.asked) }
+func (h *helpFlag) IsBoolFlag() bool { return true }
+
+func (h *helpFlag) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	h.asked = b
+	return err
+}
+
+// isHelp reports whether f is --help or -h, which neither the environment
+// nor a config file sets.
+func isHelp(f *flag.Flag) bool {
+	_, ok := f.Value.(*helpFlag)
+	return ok
 }
 
 // envName is the environment variable of a flag: --data-dir is TAXIETA_DATA_DIR.
@@ -39,10 +76,13 @@ func envName(flagName string) string {
 // config file > default.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
 		return usageError{err}
+	}
+	if f := fs.Lookup("help"); f != nil {
+		if h, ok := f.Value.(*helpFlag); ok && h.asked {
+			h.print()
+			return flag.ErrHelp
+		}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -61,7 +101,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	}
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || f.Name == "config" {
+		if set[f.Name] || f.Name == "config" || isHelp(f) {
 			return
 		}
 		src, v, ok := "environment variable "+envName(f.Name), getenv(envName(f.Name)), false
@@ -101,7 +141,7 @@ func readConfigFile(path string, fs *flag.FlagSet) (map[string]string, error) {
 		if !ok || k == "" {
 			return nil, fmt.Errorf("config file %s line %d: want name = value", path, line)
 		}
-		if fs.Lookup(k) == nil || k == "config" {
+		if f := fs.Lookup(k); f == nil || k == "config" || isHelp(f) {
 			return nil, fmt.Errorf("config file %s line %d: unknown setting %q", path, line, k)
 		}
 		out[k] = v

@@ -136,8 +136,11 @@ func TestHealthcheckHelp(t *testing.T) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
 	for _, want := range []string{"--url", "--timeout", "TAXIETA_ADDR"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("help does not mention %s:\n%s", want, stderr.String())
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("help on stdout does not mention %s:\n%s", want, stdout.String())
 		}
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("help wrote on stderr too:\n%s", stderr.String())
 	}
 }

@@ -13,7 +13,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 )
 
 func main() {
@@ -41,56 +43,132 @@ func exitCode(err error) int {
 	return 1
 }
 
-const usage = `taxieta estimates NYC taxi trip durations.
+// command is one taxieta command, or a group of subcommands (data, model).
+// The command table (commands) is the one list of them: run dispatches by
+// it, the usage texts are written from it, and the --help test walks it.
+type command struct {
+	name string
+	// args is the synopsis after the name, summary what the command does:
+	// together, its line of the usage text.
+	args, summary string
+	// run runs a command that has no subcommands, with the arguments after
+	// its name.
+	run func(ctx context.Context, env environment, args []string) error
+	// subcommands are a group's commands; run is nil then.
+	subcommands []command
+}
 
-Usage:
-  taxieta train    --train SPEC... [--valid SPEC...] --out FILE   train and measure a model
-  taxieta serve    [--model FILE|models:/NAME@ALIAS]             serve the REST API and the call-centre page
-  taxieta data     fetch SPEC...                                 download TLC monthly files
-  taxieta model    inspect FILE [--json]                         show what a model file holds
-  taxieta model    list [NAME] | show REF | alias NAME ALIAS VERSION | download REF [--out FILE]
-                                                                 work with the model registry
-  taxieta predict  --in FILE --out FILE                          score a file of trips (batch)
-  taxieta stream   [--nats URL]                                  score trip events from NATS JetStream
-  taxieta healthcheck [--url URL]                                probe a running server (container HEALTHCHECK)
-  taxieta version                                                print the version
+// commands is the command table, in the order the usage lists them.
+func commands() []command {
+	return []command{
+		{name: "train", args: "--train SPEC... [--valid SPEC...] --out FILE", summary: "train and measure a model", run: runTrain},
+		{name: "serve", args: "[--model FILE|models:/NAME@ALIAS]", summary: "serve the REST API and the call-centre page", run: runServe},
+		{name: "data", summary: "work with TLC data", subcommands: dataCommands()},
+		{name: "model", summary: "work with model files and the model registry", subcommands: modelCommands()},
+		{name: "predict", args: "--in FILE --out FILE", summary: "score a file of trips (batch)", run: runPredict},
+		{name: "stream", args: "[--nats URL]", summary: "score trip events from NATS JetStream", run: runStream},
+		{name: "healthcheck", args: "[--url URL]", summary: "probe a running server (container HEALTHCHECK)", run: runHealthcheck},
+		{name: "version", summary: "print the version", run: runVersion},
+	}
+}
 
+// helpArg reports whether arg asks a command group for its usage.
+func helpArg(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--h", "--help":
+		return true
+	}
+	return false
+}
+
+// writeUsage writes the usage of the commands under prefix ("taxieta",
+// "taxieta model"): one line per command, a group's subcommands indented
+// under it.
+func writeUsage(w io.Writer, prefix string, cmds []command) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var line func(prefix string, c command)
+	line = func(prefix string, c command) {
+		if c.run != nil {
+			fmt.Fprintf(tw, "  %s %s %s\t%s\n", prefix, c.name, c.args, c.summary)
+			return
+		}
+		fmt.Fprintf(tw, "  %s %s SUBCOMMAND\t%s:\n", prefix, c.name, c.summary)
+		for _, sub := range c.subcommands {
+			line("  "+prefix+" "+c.name, sub)
+		}
+	}
+	for _, c := range cmds {
+		line(prefix, c)
+	}
+	tw.Flush()
+}
+
+// usage is the program's usage text.
+func usage(w io.Writer) {
+	fmt.Fprint(w, "taxieta estimates NYC taxi trip durations.\n\nUsage:\n")
+	writeUsage(w, "taxieta", commands())
+	fmt.Fprint(w, `
 SPEC is a file path or a TLC month spec such as green:2021-01 or green:2021-01..2021-03.
 Run "taxieta COMMAND --help" for a command's flags; every flag can also be set
 with an environment variable TAXIETA_<FLAG> (e.g. TAXIETA_DATA_DIR).
-`
+`)
+}
 
 // run is the whole program: tests call it as main does.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		usage(stderr)
 		return usageError{errors.New("no command")}
 	}
 	env := environment{getenv: getenv, stdout: stdout, stderr: stderr}
-	switch cmd, rest := args[0], args[1:]; cmd {
-	case "train":
-		return runTrain(ctx, env, rest)
-	case "serve":
-		return runServe(ctx, env, rest)
-	case "data":
-		return runData(ctx, env, rest)
-	case "model":
-		return runModel(ctx, env, rest)
-	case "predict":
-		return runPredict(ctx, env, rest)
-	case "stream":
-		return runStream(ctx, env, rest)
-	case "healthcheck":
-		return runHealthcheck(ctx, env, rest)
-	case "version", "--version":
-		return runVersion(env)
+	switch args[0] {
+	case "--version":
+		return runVersion(ctx, env, nil)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		usage(stdout)
 		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return usageError{fmt.Errorf("unknown command %q", cmd)}
 	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.dispatch(ctx, env, "taxieta", args[1:])
+		}
+	}
+	usage(stderr)
+	return usageError{fmt.Errorf("unknown command %q", args[0])}
+}
+
+// dispatch runs c with args, the arguments after its name; a group runs the
+// subcommand args name, or prints its usage on stdout when args ask for
+// help.
+func (c command) dispatch(ctx context.Context, env environment, prefix string, args []string) error {
+	if c.run != nil {
+		return c.run(ctx, env, args)
+	}
+	path := prefix + " " + c.name
+	names := make([]string, len(c.subcommands))
+	for i, sub := range c.subcommands {
+		names[i] = sub.name
+	}
+	groupUsage := func(w io.Writer) {
+		fmt.Fprintf(w, "%s: %s.\n\nUsage:\n", path, c.summary)
+		writeUsage(w, path, c.subcommands)
+		fmt.Fprintf(w, "\nRun \"%s SUBCOMMAND --help\" for a subcommand's flags.\n", path)
+	}
+	switch {
+	case len(args) == 0:
+		groupUsage(env.stderr)
+		return usageError{fmt.Errorf("%s: want a subcommand: %s", c.name, strings.Join(names, ", "))}
+	case helpArg(args[0]):
+		groupUsage(env.stdout)
+		return nil
+	}
+	for _, sub := range c.subcommands {
+		if sub.name == args[0] {
+			return sub.dispatch(ctx, env, path, args[1:])
+		}
+	}
+	groupUsage(env.stderr)
+	return usageError{fmt.Errorf("%s: unknown subcommand %q (want %s)", c.name, args[0], strings.Join(names, ", "))}
 }
 
 // environment is what commands get from the process around them.

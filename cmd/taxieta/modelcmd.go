@@ -17,25 +17,15 @@ import (
 	"github.com/taxieta/taxieta/internal/registry"
 )
 
-const modelSubcommands = "inspect, list, show, alias, download"
-
-func runModel(ctx context.Context, env environment, args []string) error {
-	if len(args) == 0 {
-		return usageError{errors.New("model: want a subcommand: " + modelSubcommands)}
+// modelCommands are the subcommands of taxieta model.
+func modelCommands() []command {
+	return []command{
+		{name: "inspect", args: "FILE [--json]", summary: "show what a model file holds", run: runModelInspect},
+		{name: "list", args: "[NAME] [--json]", summary: "list the registered models, or a model's versions", run: runModelList},
+		{name: "show", args: "REF [--json]", summary: "show a registered version", run: runModelShow},
+		{name: "alias", args: "NAME ALIAS VERSION", summary: "point an alias at a version", run: runModelAlias},
+		{name: "download", args: "REF [--out FILE]", summary: "download a registered version, verified", run: runModelDownload},
 	}
-	switch args[0] {
-	case "inspect":
-		return runModelInspect(env, args[1:])
-	case "list":
-		return runModelList(ctx, env, args[1:])
-	case "show":
-		return runModelShow(ctx, env, args[1:])
-	case "alias":
-		return runModelAlias(ctx, env, args[1:])
-	case "download":
-		return runModelDownload(ctx, env, args[1:])
-	}
-	return usageError{fmt.Errorf("model: unknown subcommand %q (want %s)", args[0], modelSubcommands)}
 }
 
 // parseInterspersed parses flags that may come before, between or after
@@ -78,7 +68,7 @@ func registryCommand(env environment, name, synopsis string, args []string, extr
 	if err := parseInterspersed(fs, args, env.getenv); err != nil {
 		return nil, nil, nil, err
 	}
-	return fs, rf, slog.New(slog.NewTextHandler(env.stderr, nil)), nil
+	return fs, rf, newLogger(env.stderr, slog.LevelInfo), nil
 }
 
 func runModelList(ctx context.Context, env environment, args []string) error {
@@ -269,7 +259,7 @@ func short(sum string) string {
 	return orDash(sum)
 }
 
-func runModelInspect(env environment, args []string) error {
+func runModelInspect(_ context.Context, env environment, args []string) error {
 	fs := newFlagSet(env, "model inspect", "model inspect [--json] FILE")
 	asJSON := fs.Bool("json", false, "print the artifact's metadata as JSON")
 	if err := parseFlags(fs, args, env.getenv); err != nil {
@@ -327,7 +317,11 @@ func describe(w io.Writer, a *model.Artifact) {
 	tw.Flush()
 }
 
-func runVersion(env environment) error {
+func runVersion(_ context.Context, env environment, args []string) error {
+	fs := newFlagSet(env, "version", "version")
+	if err := parseFlags(fs, args, env.getenv); err != nil {
+		return err
+	}
 	_, err := fmt.Fprintf(env.stdout, "taxieta %s (model format %d)\n", buildinfo.Version(), model.FormatVersion)
 	return err
 }

@@ -136,7 +136,7 @@ func runTrain(ctx context.Context, env environment, args []string) error {
 // registerTrained registers a as a new version of name and, if alias is
 // set, points alias at it.
 func registerTrained(ctx context.Context, env environment, msg io.Writer, rf *registryFlags, a *model.Artifact, name, alias string, started time.Time) error {
-	reg, err := rf.open(env, slog.New(slog.NewTextHandler(env.stderr, nil)))
+	reg, err := rf.open(env, newLogger(env.stderr, slog.LevelInfo))
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,8 @@
 // model, and writes the estimates as parquet, CSV or JSON Lines.
 //
 // A run streams: it holds one input row group and a few chunks of rows at a
-// time, whatever the file size. Rows it cannot score (a zone id outside
-// 1..265, a malformed line) either fail the run, naming the row, or are set
+// time, whatever the file size. Rows it cannot score (a zone id that is no
+// TLC zone, a malformed line) either fail the run, naming the row, or are set
 // aside in a rejects file with the reason. The output is written to a
 // temporary file beside the destination and renamed into place only when
 // the run succeeds, so a failed run leaves no half-written file. When the

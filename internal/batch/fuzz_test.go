@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
 // FuzzDecodeLine checks the JSON Lines decoder against encoding/json: it
@@ -31,12 +34,19 @@ func FuzzDecodeLine(f *testing.F) {
 		`{"PULocationID": 3e2, "DOLocationID": -7, "passenger_count": 10}`,
 		`{"PULocationID": 300.0, "DOLocationID": 1e-400, "passenger_count": -0}`,
 		`{"ride_id": 1, "ride_id": 2, "PULocationID": 1, "DOLocationID": 2, "pickup_datetime": "yesterday"}`,
+		`{"ride_id": 17.5, "PULocationID": 1, "DOLocationID": 2}`,
+		`{"ride_id": 9223372036854775808, "PULocationID": 1, "DOLocationID": 2}`,
+		`{"ride_id": "", "PULocationID": 1, "DOLocationID": 2}`,
+		`{"ride_id": null, "PULocationID": 1, "DOLocationID": 2}`,
 		` {} `, `[]`, `null`, `{"a":`, `{"a" 1}`, "{\"ride_id\": \"\x01\"}", "\xff",
 		strings.Repeat("[", 100),
 	} {
 		f.Add([]byte(s))
 	}
-	dec := newLineDecoder()
+	dec, err := newLineDecoder()
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		r := tripRow{Line: 3}
 		dec.decode(line, &r)
@@ -97,12 +107,13 @@ func FuzzDecodeLine(f *testing.F) {
 			}
 		case raw[0] == '"':
 			var s string
-			if err := json.Unmarshal(raw, &s); err != nil || s != r.RideID {
+			if err := json.Unmarshal(raw, &s); err != nil || s != r.RideID || s == "" || len(s) > tripjson.MaxRideIDBytes {
 				t.Fatalf("%q: ride_id %q; encoding/json reads %q (%v)", line, r.RideID, s, err)
 			}
-		default:
-			if string(raw) != r.RideID {
-				t.Fatalf("%q: ride_id %q; want %s", line, r.RideID, raw)
+		default: // an integer written as one, within 64 bits, in decimal
+			n, err := strconv.ParseInt(string(raw), 10, 64)
+			if err != nil || strconv.FormatInt(n, 10) != r.RideID {
+				t.Fatalf("%q: ride_id %q; want %s as a 64-bit integer (%v)", line, r.RideID, raw, err)
 			}
 		}
 		if !bytes.Equal(r.Input, bytes.TrimSpace(line)) {

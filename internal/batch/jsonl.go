@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
-	_ "time/tzdata" // pickup times with a UTC offset are converted to NYC local time
 	"unicode/utf8"
 
 	"github.com/taxieta/taxieta/internal/trip"
@@ -23,9 +22,6 @@ import (
 // rejected as a whole.
 const MaxLineBytes = 1 << 20
 
-// maxRideIDBytes is the longest ride_id accepted.
-const maxRideIDBytes = 1024
-
 // jsonlSource reads JSON Lines: one trip object per line.
 type jsonlSource struct {
 	label    string
@@ -33,10 +29,12 @@ type jsonlSource struct {
 	size     int64
 	consumed atomic.Int64
 	dec      lineDecoder
+	decErr   error // why there is no dec, returned by read
 }
 
 func newJSONLSource(name string, rc io.ReadCloser, size int64) *jsonlSource {
-	return &jsonlSource{label: name, rc: rc, size: size, dec: newLineDecoder()}
+	dec, err := newLineDecoder()
+	return &jsonlSource{label: name, rc: rc, size: size, dec: dec, decErr: err}
 }
 
 func (s *jsonlSource) name() string            { return s.label }
@@ -53,6 +51,9 @@ func (s *jsonlSource) fraction() float64 {
 
 func (s *jsonlSource) read(ctx context.Context, fn chunkFunc) error {
 	defer s.rc.Close()
+	if s.decErr != nil {
+		return fmt.Errorf("%s: %w", s.label, s.decErr)
+	}
 	br := bufio.NewReaderSize(countingReader{s.rc, &s.consumed}, 64<<10)
 	rows := make([]tripRow, 0, chunkRows)
 	var long []byte // a line longer than the reader's buffer
@@ -108,27 +109,24 @@ func (s *jsonlSource) read(ctx context.Context, fn chunkFunc) error {
 //	{"ride_id": "2021/01_7", "PULocationID": 43, "DOLocationID": 151,
 //	 "passenger_count": 1, "pickup_datetime": "2021-01-01 00:15:56"}
 //
-// The trip fields follow the web API's rules (internal/tripjson):
-// PULocationID and DOLocationID are required integer zone ids 1..265 (132
-// and 132.0 alike; an integer outside 1..265, 300 or 3e2, is rejected when
-// scoring, as in every input format); passenger_count is an integer 0..9,
-// null or absent (unknown); pickup_datetime is "YYYY-MM-DD HH:MM:SS" (or
-// with a T, optionally with fractional seconds) in New York local time, or
-// RFC 3339 with a UTC offset, null or absent; a field given twice is an
-// error. ride_id is a string or a number (kept as written), and null or
-// absent means the line number. A line must be UTF-8. Other fields are
-// ignored, unlike in the web API, so that predict's own JSON Lines output
-// (which adds the estimate's fields) can be scored again.
+// The trip fields follow the trip rules (package tripjson), save that an
+// integral zone id outside the zones (300 or 3e2) is left to scoring, which
+// rejects it in the words it uses for every input format. ride_id follows
+// tripjson.RideID; null or absent means the line number. A line must be
+// UTF-8. Other fields are ignored, unlike in the web API, so that predict's
+// own JSON Lines output (which adds the estimate's fields, and writes every
+// ride id as a string) can be scored again.
 type lineDecoder struct {
-	// nyc converts pickup times with a UTC offset. time/tzdata is linked in,
-	// so it is never nil in practice; if it were, such times would be
-	// refused rather than guessed at.
+	// nyc converts pickup times with a UTC offset.
 	nyc *time.Location
 }
 
-func newLineDecoder() lineDecoder {
-	nyc, _ := time.LoadLocation("America/New_York")
-	return lineDecoder{nyc: nyc}
+func newLineDecoder() (lineDecoder, error) {
+	nyc, err := trip.NYC()
+	if err != nil {
+		return lineDecoder{}, fmt.Errorf("JSON Lines decoder: %w", err)
+	}
+	return lineDecoder{nyc: nyc}, nil
 }
 
 // lineTrip is what one line states. It is filled apart from tripRow, and
@@ -136,7 +134,7 @@ func newLineDecoder() lineDecoder {
 // without touching the JSON rules.
 type lineTrip struct {
 	rideID string
-	// pu and do are the zone ids; an integral one outside 1..265 is kept
+	// pu and do are the zone ids; an integral one that is no zone is kept
 	// here for scoring to reject, in the words it uses for every format.
 	pu, do     int64
 	passengers float64 // NaN when unknown
@@ -238,35 +236,12 @@ func (d lineDecoder) decodeObject(line []byte) (lineTrip, error) {
 	return lt, nil
 }
 
-// rideID reads a ride_id into id: a string, a number (kept as written) or
-// null (the line number).
+// rideID reads a ride_id into id by the rule of tripjson.RideID; null
+// leaves id empty, for the line number.
 func rideID(s *tripjson.Scanner, id *string, fail func(string)) error {
-	switch c := s.Peek(); {
-	case c == 'n' && s.Null():
-		return nil
-	case c == '"':
-		v, err := s.Text()
-		switch {
-		case err != nil:
-			return err
-		case len(v) == 0:
-			fail("ride_id must not be empty")
-		case len(v) > maxRideIDBytes:
-			fail(fmt.Sprintf("ride_id must be at most %d bytes long, got %d", maxRideIDBytes, len(v)))
-		default:
-			*id = string(v)
-		}
-		return nil
-	case c == '-' || (c >= '0' && c <= '9'):
-		lit, err := s.Number()
-		if err == nil {
-			*id = string(lit)
-		}
-		return err
+	v, _, err := tripjson.RideID(s, func(p tripjson.Problem) { fail(p.Error()) })
+	if v != nil {
+		*id = string(v)
 	}
-	if _, err := s.Skip(); err != nil {
-		return err
-	}
-	fail("ride_id must be a string or a number")
-	return nil
+	return err
 }

@@ -10,13 +10,11 @@ import (
 	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
-// The request body is decoded by internal/tripjson, which holds the rules of
-// the OpenAPI schema exactly and costs no allocation for a valid trip:
-// integers only (74 and 74.0 alike), zone ids 1..265, passenger_count 0..9
-// or null, pickup_datetime an ISO 8601 string or null, no unknown or
-// repeated fields. Malformed JSON is a syntax error (400); well-formed JSON
-// that breaks a rule gives field errors (422), all of them, each naming its
-// field.
+// The request body is decoded by internal/tripjson, whose package doc states
+// the trip rules the OpenAPI schema holds, and which costs no allocation for
+// a valid trip; the web API allows no unknown field. Malformed JSON is a
+// syntax error (400); well-formed JSON that breaks a rule gives field errors
+// (422), all of them, each naming its field.
 
 // FieldError is one rule a request broke.
 type FieldError struct {

@@ -1,13 +1,11 @@
 package stream
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"time"
-	_ "time/tzdata" // pickup times with a UTC offset are converted to New York time, on any machine
 	"unicode/utf8"
 
 	"github.com/taxieta/taxieta/internal/trip"
@@ -18,9 +16,6 @@ import (
 // dead-lettered unread.
 const MaxEventBytes = 16 << 10
 
-// MaxRideIDBytes is the longest ride_id string accepted.
-const MaxRideIDBytes = 256
-
 // Request is a decoded, validated trip-request event:
 //
 //	{"ride_id": "2024/03_17", "ride": {"PULocationID": 74, "DOLocationID": 75,
@@ -30,8 +25,9 @@ type Request struct {
 	Trip   trip.Trip
 }
 
-// RideID is the producer's identifier of a ride: a non-empty string or an
-// integer. It is echoed in the estimate as it came (a string stays a string).
+// RideID is the producer's identifier of a ride, by the rule of
+// tripjson.RideID: a non-empty string or an integer. It is echoed in the
+// estimate as it came (a string stays a string).
 type RideID struct {
 	text   string
 	number bool
@@ -91,9 +87,9 @@ type Decoder struct {
 // NewDecoder returns a Decoder. Pickup times that carry a UTC offset are
 // converted to New York local time, which is what the models expect.
 func NewDecoder() (*Decoder, error) {
-	nyc, err := time.LoadLocation("America/New_York")
+	nyc, err := trip.NYC()
 	if err != nil {
-		return nil, fmt.Errorf("event decoder: load New York time zone: %w", err)
+		return nil, fmt.Errorf("event decoder: %w", err)
 	}
 	return &Decoder{nyc: nyc}, nil
 }
@@ -103,16 +99,12 @@ func NewDecoder() (*Decoder, error) {
 //
 //   - the event is one JSON object, UTF-8, at most MaxEventBytes, with
 //     exactly the fields ride_id and ride (no other, none twice);
-//   - ride_id is a non-empty string of at most MaxRideIDBytes, or an integer
-//     written as one (17, not 17.0) that fits in 64 bits;
-//   - ride is a trip object as the web API accepts it (internal/tripjson):
-//     PULocationID and DOLocationID, integers in 1..265, and optionally
-//     passenger_count, an integer in 0..9, and pickup_datetime, a string
-//     "YYYY-MM-DD HH:MM:SS" (or with a T, with optional fractional seconds)
-//     in New York local time, or RFC 3339 with a UTC offset; null or absent
-//     means unknown. No other field is allowed. As in the web API's schema,
-//     an integer is a number with an integral value: 74.0 and 7.4e1 are 74;
-//     "74" and 74.5 are rejected.
+//   - ride_id is required and follows tripjson.RideID: a non-empty string of
+//     at most tripjson.MaxRideIDBytes, or an integer written as one (17, not
+//     17.0) that fits in 64 bits; null is refused like an absent ride_id,
+//     since the estimate could not be matched to its request;
+//   - ride is a trip object by the trip rules (package tripjson), as the
+//     web API accepts it: no other field is allowed.
 //
 // A rejected event returns an *EventError: malformed when the event is not
 // a JSON object (even if it also breaks a rule before the syntax error),
@@ -191,44 +183,24 @@ func (d *Decoder) Decode(data []byte) (Request, error) {
 	return req, nil
 }
 
-// rideID reads ride_id into id, passing a broken rule to fail.
+// rideID reads ride_id into id by the rule of tripjson.RideID, passing a
+// broken rule to fail; null breaks the rule that an event has an id.
 func rideID(s *tripjson.Scanner, id *RideID, fail func(field, reason string)) error {
 	const field = "ride_id"
-	switch c := s.Peek(); {
-	case c == '"':
-		v, err := s.Text()
-		switch {
-		case err != nil:
-			return err
-		case len(v) == 0:
-			fail(field, "must not be empty")
-		case len(v) > MaxRideIDBytes:
-			fail(field, fmt.Sprintf("must be at most %d bytes long, got %d", MaxRideIDBytes, len(v)))
-		default:
-			*id = RideID{text: string(v)}
-		}
-		return nil
-	case c == '-' || (c >= '0' && c <= '9'):
-		lit, err := s.Number()
-		if err != nil {
-			return err
-		}
-		n, perr := strconv.ParseInt(string(lit), 10, 64)
-		switch {
-		case bytes.ContainsAny(lit, ".eE"):
-			fail(field, "must be a string or an integer written without a fraction or exponent, got "+tripjson.Shorten(lit))
-		case perr != nil:
-			fail(field, "must be an integer that fits in 64 bits, got "+tripjson.Shorten(lit))
-		default:
-			*id = RideID{text: strconv.FormatInt(n, 10), number: true}
-		}
+	refused := false
+	v, number, err := tripjson.RideID(s, func(p tripjson.Problem) {
+		refused = true
+		fail(field, p.Message())
+	})
+	switch {
+	case err != nil || refused:
+		return err
+	case v == nil:
+		fail(field, tripjson.Problem{Field: field, Kind: tripjson.WrongType, Value: []byte("null")}.Message())
 		return nil
 	}
-	raw, err := s.Skip()
-	if err == nil {
-		fail(field, "must be a string or an integer, got "+tripjson.Describe(raw))
-	}
-	return err
+	*id = RideID{text: string(v), number: number}
+	return nil
 }
 
 // fieldName renders an unexpected key for an error message.

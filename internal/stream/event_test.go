@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/taxieta/taxieta/internal/trip"
+	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
 func newTestDecoder(t testing.TB) *Decoder {
@@ -81,7 +82,7 @@ func TestDecodeValid(t *testing.T) {
 }
 
 func TestDecodeRejects(t *testing.T) {
-	long := strings.Repeat("r", MaxRideIDBytes+1)
+	long := strings.Repeat("r", tripjson.MaxRideIDBytes+1)
 	tests := []struct {
 		name      string
 		in        string
@@ -333,7 +334,7 @@ func referenceDecode(d *Decoder, data []byte) (Request, error) {
 	}
 	switch v := top["ride_id"].(type) {
 	case string:
-		if v == "" || len(v) > MaxRideIDBytes {
+		if v == "" || len(v) > tripjson.MaxRideIDBytes {
 			return req, fail
 		}
 		req.RideID = RideID{text: v}

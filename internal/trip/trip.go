@@ -19,6 +19,8 @@ const NoPassengers int8 = -1
 
 // Trip is what is known before a ride: where it starts and ends, how many
 // people ride, and optionally when it starts (NYC local wall-clock time).
+// The rules by which every JSON input states one are in package tripjson's
+// doc.
 type Trip struct {
 	// Pickup is the local pickup time; the zero Time means unknown.
 	Pickup time.Time

@@ -12,9 +12,9 @@ func hourOfWeekByCalendar(t time.Time) int {
 }
 
 func TestHourOfWeek(t *testing.T) {
-	nyc, err := time.LoadLocation("America/New_York")
+	nyc, err := NYC()
 	if err != nil {
-		nyc = time.FixedZone("EST", -5*3600)
+		t.Fatal(err)
 	}
 	tests := []struct {
 		name string
@@ -62,4 +62,35 @@ func BenchmarkHourOfWeek(b *testing.B) {
 		n += HourOfWeek(t)
 	}
 	_ = n
+}
+
+// NYC is New York's zone with its daylight saving time, the same location
+// on every call.
+func TestNYC(t *testing.T) {
+	nyc, err := NYC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := NYC()
+	if err != nil || again != nyc {
+		t.Errorf("second call: %p, %v; want the first location %p", again, err, nyc)
+	}
+	if nyc.String() != "America/New_York" {
+		t.Errorf("name %q", nyc.String())
+	}
+	for _, tt := range []struct {
+		utc  time.Time
+		name string
+		off  int
+	}{
+		{time.Date(2024, 1, 15, 12, 0, 0, 0, time.UTC), "EST", -5 * 3600},
+		{time.Date(2024, 7, 15, 12, 0, 0, 0, time.UTC), "EDT", -4 * 3600},
+		// Daylight saving time began at 2024-03-10 07:00 UTC (02:00 EST).
+		{time.Date(2024, 3, 10, 6, 59, 59, 0, time.UTC), "EST", -5 * 3600},
+		{time.Date(2024, 3, 10, 7, 0, 0, 0, time.UTC), "EDT", -4 * 3600},
+	} {
+		if name, off := tt.utc.In(nyc).Zone(); name != tt.name || off != tt.off {
+			t.Errorf("%v in New York: %s %d; want %s %d", tt.utc, name, off, tt.name, tt.off)
+		}
+	}
 }

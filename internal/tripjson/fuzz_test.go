@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/taxieta/taxieta/internal/trip"
 )
@@ -14,7 +17,9 @@ import (
 // malformed exactly when encoding/json does; it finds no problem exactly
 // when a reference built on encoding/json's tokenizer accepts the trip, and
 // then decodes the same values; a caller that takes other members gets the
-// same problems save UnknownField; it never panics.
+// same problems save UnknownField, and RideID, given each ride_id member,
+// accepts and refuses what a reference built on encoding/json does, and
+// reads the same id; it never panics.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"PULocationID": 264, "DOLocationID": 264, "passenger_count": 1}`,
@@ -25,6 +30,9 @@ func FuzzDecode(f *testing.F) {
 		`{"P\u0055LocationID": 1, "DOLocationID": 2, "pickup_datetime": null, "passenger_count": null}`,
 		`[{"PULocationID": 1}]`, `{"a":"\ud83d\ude00"}`, `nul`, `{"PULocationID": 1, "PULocationID": 2}`,
 		`{"PULocationID": "1", "DOLocationID": [], "pickup_datetime": 3}`, `{} x`, "{\"a\":\"\xff\"}",
+		`{"ride_id": "2024/03_17", "PULocationID": 1, "DOLocationID": 2}`,
+		`{"ride_id": -0, "ride_id": 9223372036854775808, "ride_id": 17.0, "ride_id": 1e3, "ride_id": null}`,
+		`{"ride_id": "", "ride_id": "\u00e9\ud800", "ride_id": true, "ride_id": [{"a": 1}], "ride_id": -9223372036854775808}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -91,7 +99,73 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("%q: with other members: %+v; want %+v", b, rest, known)
 			}
 		}
+
+		// Each ride_id member, read by RideID, as a batch line or an event
+		// reads it.
+		s = NewScanner(b)
+		_, err = Decode(&s, ny, func(Problem) {}, func(key []byte) error {
+			if string(key) != "ride_id" {
+				_, err := s.Skip()
+				return err
+			}
+			start := s.i
+			var idProblems []Problem
+			id, number, err := RideID(&s, func(p Problem) { idProblems = append(idProblems, p) })
+			if err != nil {
+				return err
+			}
+			raw := bytes.TrimSpace(s.b[start:s.i])
+			if !utf8.Valid(raw) {
+				return nil // encoding/json makes bad UTF-8 U+FFFD; every caller refuses it first
+			}
+			want, wantNumber, ok := referenceRideID(raw)
+			switch {
+			case len(idProblems) > 1 || (len(idProblems) == 1) == ok:
+				t.Fatalf("%q: ride_id %s: problems %+v; reference ok=%v", b, raw, idProblems, ok)
+			case len(idProblems) == 1:
+				p := idProblems[0]
+				if p.Field != "ride_id" || !bytes.Equal(p.Value, raw) || (p.Kind != WrongType && p.Kind != BadValue) ||
+					!strings.HasPrefix(p.Error(), "ride_id must ") || !strings.Contains(p.Error(), ", got ") {
+					t.Fatalf("%q: ride_id %s: problem %+v, %q", b, raw, p, p.Error())
+				}
+			case number != wantNumber || (id == nil) != (string(raw) == "null") || string(id) != want:
+				t.Fatalf("%q: ride_id %s: %q, number %v; reference %q, number %v", b, raw, id, number, want, wantNumber)
+			}
+			return nil
+		})
+		if err == nil {
+			err = s.End()
+		}
+		if err != nil {
+			t.Fatalf("%q: reading ride ids: %v", b, err)
+		}
 	})
+}
+
+// referenceRideID applies RideID's rule to a valid JSON value with
+// encoding/json and strconv: a string of 1 to MaxRideIDBytes bytes, an
+// integer written without fraction or exponent that ParseInt takes (in
+// its decimal form), or null (no id, "").
+func referenceRideID(raw []byte) (id string, number, ok bool) {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return "", false, false
+	}
+	switch v := v.(type) {
+	case nil:
+		return "", false, true
+	case string:
+		return v, false, len(v) > 0 && len(v) <= MaxRideIDBytes
+	case json.Number:
+		if strings.ContainsAny(v.String(), ".eE") {
+			return "", false, false
+		}
+		n, err := strconv.ParseInt(v.String(), 10, 64)
+		return strconv.FormatInt(n, 10), true, err == nil
+	}
+	return "", false, false
 }
 
 // reference decodes a valid JSON document by the web API's rules with

@@ -3,12 +3,26 @@
 // with one small scanner and one set of field rules, so that the three
 // inputs accept the same trips and a valid trip costs no allocation.
 //
-// The rules are the web API's, whose OpenAPI schema is the public contract:
-// PULocationID and DOLocationID are required integer zone ids 1..265 (74 and
-// 74.0 alike, as JSON Schema's integer); passenger_count is an integer 0..9,
-// or null; pickup_datetime is a date-time string as trip.ParseTime reads it,
-// or null; no field may be given twice. Whether other members are allowed is
-// the caller's choice (see Decode).
+// # The trip rules
+//
+// This is the one statement of what a trip may say; the web API's OpenAPI
+// schema, the streaming event and batch JSON Lines follow it, and their
+// comments point here rather than restate it:
+//
+//   - PULocationID and DOLocationID are required TLC zone ids, integers
+//     from 1 to trip.MaxZone (265; 264 and 265 are the TLC's "Unknown" and
+//     "Outside of NYC"). An integer is a number with an integral value, as
+//     in JSON Schema: 74, 74.0 and 7.4e1 alike; "74" and 74.5 are refused.
+//   - passenger_count is an integer from 0 to trip.MaxPassengers (9), or
+//     null or absent for unknown (trip.NoPassengers).
+//   - pickup_datetime is a string "YYYY-MM-DD HH:MM[:SS[.fraction]]" (a T
+//     instead of the space is fine) in New York local time, or the same
+//     with a UTC offset (Z or ±hh:mm), converted to New York local time (see
+//     trip.ParseTime); or null or absent for unknown.
+//   - No field may be given twice. Whether other members are allowed is the
+//     caller's choice (see Decode): the web API and streaming refuse them,
+//     batch ignores them so that its own output can be scored again.
+//   - The producer's ride_id, where an input has one, follows RideID.
 //
 // Malformed JSON is a *SyntaxError and stops decoding; a rule that
 // well-formed JSON breaks is a Problem, and decoding goes on, so that a

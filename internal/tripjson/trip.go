@@ -33,21 +33,22 @@ const (
 	// MissingField: a required field (PULocationID, DOLocationID) is absent.
 	MissingField
 	// WrongType: a value of the wrong JSON type, or a number that is not an
-	// integer.
+	// integer (for ride_id, one not written as an integer).
 	WrongType
-	// BadValue: a value of the right type that the rule refuses: a zone id
-	// outside 1..265, a passenger count outside 0..9, a string that is not
-	// a date-time.
+	// BadValue: a value of the right type that the field's rule (the
+	// package doc, RideID) refuses: a zone id or passenger count out of
+	// range, a string that is not a date-time, a ride id too long, empty or
+	// beyond 64 bits.
 	BadValue
 )
 
-// Problem is one rule a well-formed trip object breaks: which field, which
-// sort of rule, and the value sent. Its words (Message, Error) are the only
-// words for it: the web API's field errors, a dead letter and a batch reject
-// all read alike.
+// Problem is one rule a well-formed trip object (or ride id) breaks: which
+// field, which sort of rule, and the value sent. Its words (Message, Error)
+// are the only words for it: the web API's field errors, a dead letter and a
+// batch reject all read alike.
 type Problem struct {
-	// Field is the member's name: a trip field or, for UnknownField, the
-	// name as sent. It is empty for NotObject.
+	// Field is the member's name: a trip field, ride_id (see RideID) or,
+	// for UnknownField, the name as sent. It is empty for NotObject.
 	Field string
 	// Kind is the sort of rule broken.
 	Kind Kind
@@ -64,6 +65,9 @@ type Problem struct {
 // value, or its type when the type is wrong. The value is in it because a
 // dead letter's or a batch reject's reader sees no separate value.
 func (p Problem) Message() string {
+	if p.Field == fieldRideID && (p.Kind == WrongType || p.Kind == BadValue) {
+		return rideIDMessage(p)
+	}
 	switch p.Kind {
 	case NotObject:
 		return "must be a JSON object, got " + Describe(p.Value)
