@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"time"
 
@@ -60,7 +59,7 @@ func runPredict(ctx context.Context, env environment, args []string) (err error)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(env.stderr, level)
 
 	// The model is resolved once, before any output is created: every row
 	// and the summary name the version that scored them.

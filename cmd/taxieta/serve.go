@@ -74,7 +74,7 @@ func runServe(ctx context.Context, env environment, args []string) error {
 		defer buf.Close()
 		logOut, flush = buf, func() { _ = buf.Flush() }
 	}
-	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	log := newLogger(logOut, level)
 	cfg.api.Version = buildinfo.Version()
 
 	reg := prometheus.NewRegistry()

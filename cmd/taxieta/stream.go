@@ -64,7 +64,7 @@ func runStream(ctx context.Context, env environment, args []string) (err error) 
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return usageError{fmt.Errorf("stream: --log-level: %w", err)}
 	}
-	log := slog.New(slog.NewJSONHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(env.stderr, level)
 	if err := cfg.Topology.Validate(); err != nil {
 		return usageError{err}
 	}

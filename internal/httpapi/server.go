@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taxieta/taxieta/internal/serving"
+	"github.com/taxieta/taxieta/internal/trip"
 )
 
 // Config tunes the API.
@@ -73,7 +74,7 @@ func NewServer(cfg Config, svc *serving.Service, logger *slog.Logger, reg *prome
 	if cfg.MaxBatch <= 0 || cfg.MaxBodyBytes <= 0 {
 		return nil, fmt.Errorf("api config: MaxBatch %d and MaxBodyBytes %d must be positive", cfg.MaxBatch, cfg.MaxBodyBytes)
 	}
-	ny, err := time.LoadLocation("America/New_York")
+	ny, err := trip.NYC()
 	if err != nil {
 		return nil, fmt.Errorf("api: load NYC time zone (import time/tzdata): %w", err)
 	}

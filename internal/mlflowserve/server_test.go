@@ -30,7 +30,7 @@ func newServer(t testing.TB, maxRows int) (*Server, *serving.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ny, err := time.LoadLocation("America/New_York")
+	ny, err := trip.NYC()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestPandasAndMLflowClient(t *testing.T) {
 	}
 	var rows []row
 	var trips []trip.Trip
-	ny, _ := time.LoadLocation("America/New_York")
+	ny, _ := trip.NYC()
 	err := tlc.ReadFile(context.Background(), filepath.Join(testenv.DataDir(t), "green_tripdata_2024-03.parquet"), func(raws []trip.Raw) error {
 		for _, r := range raws {
 			if len(rows) == 1000 || !trip.ValidZone(r.PULocationID) || !trip.ValidZone(r.DOLocationID) || r.PickupMicros == tlc.NullTime {
@@ -277,7 +277,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	ny, err := time.LoadLocation("America/New_York")
+	ny, err := trip.NYC()
 	if err != nil {
 		f.Fatal(err)
 	}
