@@ -28,6 +28,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags nonatsserver ./internal/stream ./cmd/taxieta
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	$(GO) mod tidy -diff
 
 fuzz:
 	$(GO) test ./internal/model -run '^$$' -fuzz FuzzDecode -fuzztime 30s
