@@ -33,6 +33,9 @@ go vet -tags nonatsserver ./internal/stream ./cmd/taxieta  # the image's build
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go mod tidy -diff  # prints the diff and fails when go.mod or go.sum is not tidy
 
+step "govulncheck (offline, against a pinned golang.org/x/vulndb)"
+scripts/vulncheck.sh
+
 step "default model is reproducible"
 make -s check-default-model DATA_DIR="$TAXIETA_DATA_DIR"
 
