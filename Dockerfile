@@ -8,7 +8,13 @@
 # Verified by scripts/image-test.sh (builds this file, runs the image, checks
 # readiness, a prediction, the uid, SIGTERM and the size).
 
-FROM golang:1.26-bookworm AS build
+# The Go release go.mod's toolchain line pins (patched for the standard
+# library's known vulnerabilities; see README, "Toolchain and known vulnerabilities").
+FROM golang:1.26.10-bookworm AS build
+# auto: if this image's go is older than go.mod's toolchain line (a stale tag,
+# or a stand-in base image), go fetches that toolchain from the module proxy
+# instead of building with the older one; with the matching image it is a no-op.
+ENV GOTOOLCHAIN=auto
 WORKDIR /src
 COPY . .
 ARG VERSION=dev
@@ -20,7 +26,8 @@ ARG VERSION=dev
 # tests use (Kubernetes types, compose-go, chromedp...), which go build skips.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -tags nonatsserver \
+    go version \
+ && CGO_ENABLED=0 go build -trimpath -tags nonatsserver \
       -ldflags "-s -w -X github.com/taxieta/taxieta/internal/buildinfo.version=${VERSION}" \
       -o /out/taxieta ./cmd/taxieta \
  && mkdir -p /out/cache

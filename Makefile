@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/taxieta/taxieta/internal/buildinfo.version=$(VERS
 DEFAULT_MODEL := internal/defaultmodel/taxi-duration.taxieta
 DEFAULT_MODEL_EPOCH := 1700000000
 
-.PHONY: build run test unit lint fuzz bench default-model check-default-model
+.PHONY: build run test unit lint vulncheck fuzz bench default-model check-default-model
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/taxieta ./cmd/taxieta
@@ -28,6 +28,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags nonatsserver ./internal/stream ./cmd/taxieta
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	$(GO) mod tidy -diff
+
+# Known vulnerabilities the code can reach, checked offline (see the script).
+vulncheck:
+	./scripts/vulncheck.sh
 
 fuzz:
 	$(GO) test ./internal/model -run '^$$' -fuzz FuzzDecode -fuzztime 30s

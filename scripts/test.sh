@@ -25,12 +25,16 @@ trap run_cleanups EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export TAXIETA_REQUIRE_SERVICES=1
 
-step "format, vet, staticcheck"
+step "format, vet, staticcheck, tidy go.mod"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 [ -z "$unformatted" ] || { echo "gofmt would change: $unformatted" >&2; exit 1; }
 go vet ./...
 go vet -tags nonatsserver ./internal/stream ./cmd/taxieta  # the image's build
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+go mod tidy -diff  # prints the diff and fails when go.mod or go.sum is not tidy
+
+step "govulncheck (offline, against a pinned golang.org/x/vulndb)"
+scripts/vulncheck.sh
 
 step "default model is reproducible"
 make -s check-default-model DATA_DIR="$TAXIETA_DATA_DIR"
