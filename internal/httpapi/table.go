@@ -27,7 +27,11 @@ type Route struct {
 	// assets, the catch-all) is left out of the OpenAPI document.
 	Unlisted string
 	// Handler answers the route. The server wraps it with the request id,
-	// panic safety, metrics and the access log.
+	// panic safety, metrics and the access log. The table's handlers are
+	// apiFuncs behind Server.api; a handler from another package speaking
+	// another protocol classifies its errors with ErrorKind and writes the
+	// kind's code in its protocol's format (apierr.Kind.HTTPStatus,
+	// GRPCCode).
 	Handler http.Handler
 }
 
