@@ -19,7 +19,7 @@ const (
 	PathDocs         = "/docs"
 )
 
-// routes is the whole API surface, one entry per route. The mux, the
+// routeTable is the whole API surface, one entry per route. The mux, the
 // request metrics' route labels, the 405 answers (with their Allow header)
 // and the OpenAPI document (/openapi.json) are all built from it, so they
 // cannot disagree.
