@@ -8,16 +8,19 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/taxieta/taxieta/internal/apierr"
 )
 
 //go:embed assets/swagger-ui/*.gz
 var swaggerFS embed.FS
 
-func (s *Server) handleOpenAPI() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleOpenAPI() apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		w.Header()["Content-Type"] = jsonContentType
 		_, _ = w.Write(s.openapi)
-	})
+		return nil, nil
+	}
 }
 
 const docsPage = `<!doctype html>
@@ -39,22 +42,22 @@ window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", deepLi
 `
 
 // handleDocs serves Swagger UI, all from the binary, so the docs work with no internet.
-func (s *Server) handleDocs() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDocs() apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = io.WriteString(w, docsPage)
-	})
+		return nil, nil
+	}
 }
 
 // handleDocsAsset serves the gzipped Swagger UI files, unzipping for the
 // rare client that does not accept gzip.
-func (s *Server) handleDocsAsset() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDocsAsset() apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		name := r.PathValue("file")
 		b, err := swaggerFS.ReadFile("assets/swagger-ui/" + name + ".gz")
 		if err != nil || strings.Contains(name, "/") {
-			s.problem(w, r, http.StatusNotFound, "no such asset", nil)
-			return
+			return nil, apierr.New(apierr.NotFound, "no such asset")
 		}
 		h := w.Header()
 		h.Set("Content-Type", assetTypes[path.Ext(name)])
@@ -63,13 +66,13 @@ func (s *Server) handleDocsAsset() http.Handler {
 		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 			h.Set("Content-Encoding", "gzip")
 			_, _ = w.Write(b)
-			return
+			return nil, nil
 		}
 		zr, err := gzip.NewReader(bytes.NewReader(b))
 		if err != nil {
-			s.problem(w, r, http.StatusInternalServerError, "corrupt embedded asset", nil)
-			return
+			return nil, apierr.Wrap(apierr.Internal, err, "corrupt embedded asset")
 		}
 		_, _ = io.Copy(w, zr)
-	})
+		return nil, nil
+	}
 }

@@ -48,37 +48,36 @@ func wantsJSON(r *http.Request) bool {
 	return j >= 0 && (h < 0 || j < h)
 }
 
-func (s *Server) handleHome() http.Handler {
+func (s *Server) handleHome() apiFunc {
 	tmpl := template.Must(template.New("home.html").Funcs(template.FuncMap{
 		"pct":   func(v float64) float64 { return 100 * v },
 		"deref": func(p *float64) float64 { return *p },
 	}).ParseFS(templateFS, "templates/home.html"))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		info := s.info()
 		w.Header().Set("Vary", "Accept")
 		if wantsJSON(r) {
-			s.writeJSON(w, http.StatusOK, info)
-			return
+			return info, nil
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err := tmpl.Execute(w, info); err != nil {
 			s.log.ErrorContext(r.Context(), "render home page", "err", err)
 		}
-	})
+		return nil, nil
+	}
 }
 
-func (s *Server) handleInfo() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeJSON(w, http.StatusOK, s.info())
-	})
+func (s *Server) handleInfo() apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return s.info(), nil
+	}
 }
 
-func (s *Server) handleZones() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleZones() apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		m := s.svc.Current()
 		if m == nil {
-			s.problem(w, r, http.StatusServiceUnavailable, "no model is loaded yet", nil)
-			return
+			return nil, serving.ErrNoModel
 		}
 		resp := ZonesResponse{Zones: make([]Zone, 0, len(m.Artifact.Zones))}
 		for _, z := range m.Artifact.Zones {
@@ -87,6 +86,6 @@ func (s *Server) handleZones() http.Handler {
 			}
 		}
 		w.Header().Set("Cache-Control", "max-age=300")
-		s.writeJSON(w, http.StatusOK, resp)
-	})
+		return resp, nil
+	}
 }

@@ -4,11 +4,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taxieta/taxieta/internal/apierr"
 )
 
 // statusWriter records the status code a handler wrote.
@@ -78,9 +79,8 @@ func (c *codeCounters) inc(method string, code int) {
 }
 
 // instrument wraps a route: request id, panic safety, metrics and the access log.
-func (s *Server) instrument(pattern, route string, h http.Handler) http.Handler {
+func (s *Server) instrument(method, route string, h http.Handler) http.Handler {
 	latency := s.metrics.latency.WithLabelValues(route)
-	method, _, _ := strings.Cut(pattern, " ")
 	counters := &codeCounters{method: method, vec: s.metrics.requests, route: route}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -94,7 +94,7 @@ func (s *Server) instrument(pattern, route string, h http.Handler) http.Handler 
 				}
 				s.log.LogAttrs(r.Context(), slog.LevelError, "handler panic", slog.String("request_id", id), slog.Any("panic", p))
 				if sw.code == 0 {
-					s.problem(sw, r, http.StatusInternalServerError, "internal error; the request id is "+id, nil)
+					s.fail(sw, r, apierr.New(apierr.Internal, "internal error; the request id is "+id))
 				}
 			}
 			if sw.code == 0 {

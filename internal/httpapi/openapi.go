@@ -13,13 +13,6 @@ import (
 // reflection: field names from json tags, descriptions from doc tags, and
 // the rules (minimum, maximum, format, example) from tags of the same names.
 
-type operation struct {
-	method, path, id, summary, description string
-	query                                  []map[string]any
-	body                                   map[string]any
-	responses                              map[int]map[string]any
-}
-
 // schemaGen turns Go types into JSON Schema (2020-12, as OpenAPI 3.1 uses).
 type schemaGen struct {
 	components map[string]any
@@ -139,96 +132,103 @@ func exampleValue(t reflect.Type, v string) any {
 	return v
 }
 
-func jsonContent(schema map[string]any) map[string]any {
-	return map[string]any{"application/json": map[string]any{"schema": schema}}
-}
-
-func (g *schemaGen) response(desc string, v any, ct string) map[string]any {
-	r := map[string]any{"description": desc}
-	if v != nil {
-		r["content"] = map[string]any{ct: map[string]any{"schema": g.ref(reflect.TypeOf(v))}}
-	}
-	return r
-}
-
-// openAPIDocument renders the API's OpenAPI 3.1 document.
-func openAPIDocument(cfg Config) ([]byte, error) {
-	g := &schemaGen{components: map[string]any{}}
-	problem := func(desc string) map[string]any { return g.response(desc, Problem{}, "application/problem+json") }
-	versionParam := map[string]any{
-		"name": "model_version", "in": "query", "required": false,
-		"description": "Answer with this model version instead of the served default (see GET /models).",
-		"schema":      map[string]any{"type": "string"}, "example": "3",
-	}
-	tripSchema := g.ref(reflect.TypeOf(TripRequest{}))
-	predictErrors := map[int]map[string]any{
-		400: problem("Malformed JSON"),
-		404: problem("Unknown model_version"),
-		413: problem("Body too large"),
-		415: problem("Content type is not application/json"),
-		422: problem("A field breaks a rule; errors names each"),
-		503: problem("No model loaded"),
-	}
-	with := func(ok map[string]any, errs map[int]map[string]any) map[int]map[string]any {
-		out := map[int]map[string]any{200: ok}
-		for k, v := range errs {
-			out[k] = v
+// content is the OpenAPI content map of bodies.
+func (g *schemaGen) content(cs []Content) map[string]any {
+	out := map[string]any{}
+	for _, c := range cs {
+		schema := map[string]any{}
+		if c.Of != nil {
+			schema = g.ref(reflect.TypeOf(c.Of))
 		}
-		return out
+		for k, v := range c.Schema {
+			schema[k] = v
+		}
+		out[c.Type] = map[string]any{"schema": schema}
 	}
-	ops := []operation{
-		{method: "post", path: PathPredict, id: "predict", summary: "Estimate one trip",
-			description: "Estimates the duration of one trip in minutes, with the range in which about eight trips in ten fall.",
-			query:       []map[string]any{versionParam},
-			body:        map[string]any{"required": true, "content": jsonContent(tripSchema)},
-			responses:   with(g.response("The estimate", PredictionResponse{}, "application/json"), predictErrors)},
-		{method: "post", path: PathPredictBatch, id: "predictBatch", summary: "Estimate many trips",
-			description: fmt.Sprintf("Estimates up to %d trips in one request; answers in request order.", cfg.MaxBatch),
-			query:       []map[string]any{versionParam},
-			body: map[string]any{"required": true, "content": jsonContent(map[string]any{
-				"type": "array", "items": tripSchema, "minItems": 1, "maxItems": cfg.MaxBatch})},
-			responses: with(g.response("The estimates, in request order", BatchResponse{}, "application/json"), predictErrors)},
-		{method: "get", path: "/", id: "home", summary: "Home page",
-			description: "An HTML page for browsers; the same information as JSON for clients that accept application/json.",
-			responses:   map[int]map[string]any{200: {"description": "Home page", "content": map[string]any{"text/html": map[string]any{"schema": map[string]any{"type": "string"}}, "application/json": map[string]any{"schema": g.ref(reflect.TypeOf(InfoResponse{}))}}}}},
-		{method: "get", path: "/info", id: "info", summary: "What is running", responses: map[int]map[string]any{200: g.response("App and model information", InfoResponse{}, "application/json")}},
-		{method: "get", path: "/zones", id: "zones", summary: "TLC taxi zones", description: "The zones the served model knows, with names and boroughs.",
-			responses: map[int]map[string]any{200: g.response("Zones", ZonesResponse{}, "application/json"), 503: problem("No model loaded")}},
-		{method: "get", path: "/models", id: "models", summary: "Model versions", description: "The model versions available, which are loaded, and the default.",
-			responses: map[int]map[string]any{200: g.response("Models", ModelsResponse{}, "application/json"), 503: problem("Registry unavailable")}},
-		{method: "post", path: "/admin/reload", id: "reload", summary: "Re-resolve the served model reference now",
-			description: "Loads and checks the version the served reference (e.g. an alias) now points to, then swaps atomically. Needs the admin bearer token; off when none is configured.",
-			responses: map[int]map[string]any{200: g.response("The model now served", ReloadResponse{}, "application/json"),
-				401: problem("Missing or wrong token"), 404: problem("Admin routes are off"), 409: problem("Nothing to reload"), 502: problem("The new version was refused; the old one keeps serving")}},
-		{method: "get", path: PathHealthz, id: "healthz", summary: "Liveness probe", responses: map[int]map[string]any{200: g.response("Alive", Health{}, "application/json")}},
-		{method: "get", path: PathReadyz, id: "readyz", summary: "Readiness probe", description: "200 when a model is loaded and the server is not draining.",
-			responses: map[int]map[string]any{200: g.response("Ready", Health{}, "application/json"), 503: g.response("Not ready", Health{}, "application/json")}},
-		{method: "get", path: PathMetrics, id: "metrics", summary: "Prometheus metrics",
-			responses: map[int]map[string]any{200: {"description": "Metrics in the Prometheus text format", "content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}}},
+	return out
+}
+
+// operation renders one route's OpenAPI operation.
+func (g *schemaGen) operation(rt *Route) map[string]any {
+	op := rt.Op
+	o := map[string]any{"operationId": op.ID, "summary": op.Summary}
+	if op.Description != "" {
+		o["description"] = op.Description
 	}
+	if len(op.Tags) > 0 {
+		o["tags"] = op.Tags
+	}
+	var params []map[string]any
+	listed := map[string]bool{}
+	for _, p := range op.Params {
+		listed[p.In+" "+p.Name] = true
+		m := map[string]any{"name": p.Name, "in": p.In, "required": p.Required || p.In == "path", "schema": map[string]any{"type": "string"}}
+		if p.Description != "" {
+			m["description"] = p.Description
+		}
+		if p.Example != "" {
+			m["example"] = p.Example
+		}
+		params = append(params, m)
+	}
+	for _, name := range pathParams(rt.docPath()) {
+		if !listed["path "+name] {
+			params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+	}
+	if params != nil {
+		o["parameters"] = params
+	}
+	if op.Body != nil {
+		o["requestBody"] = map[string]any{"required": true, "content": g.content([]Content{*op.Body})}
+	}
+	resps := map[string]any{}
+	for _, r := range op.Responses {
+		m := map[string]any{"description": r.Description}
+		if len(r.Content) > 0 {
+			m["content"] = g.content(r.Content)
+		}
+		resps[strconv.Itoa(r.Status)] = m
+	}
+	o["responses"] = resps
+	return o
+}
+
+// pathParams are the names of an OpenAPI path's {parameters}.
+func pathParams(path string) []string {
+	var names []string
+	for {
+		_, rest, ok := strings.Cut(path, "{")
+		if !ok {
+			return names
+		}
+		name, after, _ := strings.Cut(rest, "}")
+		names = append(names, name)
+		path = after
+	}
+}
+
+// openAPIDocument renders the OpenAPI 3.1 document of the routes that are
+// API operations.
+func openAPIDocument(cfg Config, routes []Route) (_ []byte, err error) {
+	defer func() { // schemaGen panics on a Go type it cannot describe
+		if p := recover(); p != nil {
+			err = fmt.Errorf("render OpenAPI document: %v", p)
+		}
+	}()
+	g := &schemaGen{components: map[string]any{}}
 	paths := map[string]any{}
-	for _, op := range ops {
-		item, _ := paths[op.path].(map[string]any)
+	for i := range routes {
+		rt := &routes[i]
+		if rt.Op == nil {
+			continue
+		}
+		item, _ := paths[rt.docPath()].(map[string]any)
 		if item == nil {
 			item = map[string]any{}
-			paths[op.path] = item
+			paths[rt.docPath()] = item
 		}
-		o := map[string]any{"operationId": op.id, "summary": op.summary}
-		if op.description != "" {
-			o["description"] = op.description
-		}
-		if op.query != nil {
-			o["parameters"] = op.query
-		}
-		if op.body != nil {
-			o["requestBody"] = op.body
-		}
-		resps := map[string]any{}
-		for code, r := range op.responses {
-			resps[strconv.Itoa(code)] = r
-		}
-		o["responses"] = resps
-		item[op.method] = o
+		item[strings.ToLower(rt.Method)] = g.operation(rt)
 	}
 	doc := map[string]any{
 		"openapi": "3.1.0",

@@ -3,8 +3,12 @@ package httpapi
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/taxieta/taxieta/internal/apierr"
+	"github.com/taxieta/taxieta/internal/serving"
 )
 
 // writeJSON answers with v as JSON.
@@ -20,15 +24,17 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-func (s *Server) handleHealthz() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleHealthz() apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		w.Header()["Cache-Control"] = noStore
-		s.writeJSON(w, http.StatusOK, Health{Status: "ok"})
-	})
+		return Health{Status: "ok"}, nil
+	}
 }
 
-func (s *Server) handleReadyz() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// handleReadyz answers Health in both cases, not a problem, because probes
+// and load balancers read the status and people read the reason.
+func (s *Server) handleReadyz() apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		w.Header()["Cache-Control"] = noStore
 		switch {
 		case s.draining.Load():
@@ -36,9 +42,10 @@ func (s *Server) handleReadyz() http.Handler {
 		case s.svc.Current() == nil:
 			s.writeJSON(w, http.StatusServiceUnavailable, Health{Status: "no model loaded"})
 		default:
-			s.writeJSON(w, http.StatusOK, Health{Status: "ok"})
+			return Health{Status: "ok"}, nil
 		}
-	})
+		return nil, nil
+	}
 }
 
 // ModelsResponse lists the model versions available and loaded.
@@ -57,12 +64,12 @@ type ModelListing struct {
 	Default bool     `json:"default" doc:"Whether requests without model_version get it"`
 }
 
-func (s *Server) handleModels() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleModels() apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		list, err := s.svc.List(r.Context())
 		if err != nil {
-			s.problem(w, r, http.StatusServiceUnavailable, "listing models failed: "+err.Error(), nil)
-			return
+			// Whatever the registry said, the list cannot be had now.
+			return nil, apierr.Wrap(apierr.Unavailable, err, "listing models failed: "+err.Error())
 		}
 		var resp ModelsResponse
 		if m := s.svc.Current(); m != nil {
@@ -72,26 +79,24 @@ func (s *Server) handleModels() http.Handler {
 		for i, in := range list {
 			resp.Models[i] = ModelListing(in)
 		}
-		s.writeJSON(w, http.StatusOK, resp)
-	})
+		return resp, nil
+	}
 }
 
 // requireAdmin lets through requests bearing the admin token; without a
 // configured token the admin routes do not exist.
-func (s *Server) requireAdmin(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) requireAdmin(next apiFunc) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		if s.cfg.AdminToken == "" {
-			s.problem(w, r, http.StatusNotFound, "admin routes are off: no admin token is configured (TAXIETA_ADMIN_TOKEN)", nil)
-			return
+			return nil, apierr.New(apierr.NotFound, "admin routes are off: no admin token is configured (TAXIETA_ADMIN_TOKEN)")
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="taxieta admin"`)
-			s.problem(w, r, http.StatusUnauthorized, "a valid admin bearer token is required", nil)
-			return
+			return nil, apierr.New(apierr.Unauthorized, "a valid admin bearer token is required")
 		}
-		h.ServeHTTP(w, r)
-	})
+		return next(w, r)
+	}
 }
 
 // ReloadResponse says which model serves after a reload.
@@ -100,39 +105,17 @@ type ReloadResponse struct {
 	Changed bool     `json:"changed"`
 }
 
-func (s *Server) handleReload() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.svc.Follows() {
-			s.problem(w, r, http.StatusConflict, "the served model is not a registry reference; there is nothing to reload", nil)
-			return
-		}
+func (s *Server) handleReload() apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		before := s.svc.Current()
 		m, err := s.svc.Reload(r.Context())
+		if errors.Is(err, serving.ErrNotFollowing) {
+			return nil, apierr.Explain(err, "the served model is not a registry reference; there is nothing to reload")
+		}
 		if err != nil {
-			s.problem(w, r, http.StatusBadGateway, "reload refused, the current model keeps serving: "+err.Error(), nil)
-			return
+			// Whatever went wrong, the new version was refused.
+			return nil, apierr.Wrap(apierr.Upstream, err, "reload refused, the current model keeps serving: "+err.Error())
 		}
-		s.writeJSON(w, http.StatusOK, ReloadResponse{Model: ModelRef{Name: m.Name, Version: m.Version}, Changed: before != m})
-	})
-}
-
-// handleNotFound answers every path no route matches, and wrong methods on known paths.
-func (s *Server) handleNotFound() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, p := range knownPaths {
-			if r.URL.Path == p.path {
-				w.Header().Set("Allow", p.method)
-				s.problem(w, r, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+p.path+"; use "+p.method, nil)
-				return
-			}
-		}
-		s.problem(w, r, http.StatusNotFound, "no such route; see /docs", nil)
-	})
-}
-
-// knownPaths name each route's method, for 405 answers.
-var knownPaths = [...]struct{ method, path string }{
-	{"GET", "/"}, {"GET", "/info"}, {"GET", "/zones"}, {"POST", PathPredict}, {"POST", PathPredictBatch},
-	{"GET", "/models"}, {"POST", "/admin/reload"}, {"GET", PathOpenAPI}, {"GET", PathDocs},
-	{"GET", PathHealthz}, {"GET", PathReadyz}, {"GET", PathMetrics},
+		return ReloadResponse{Model: ModelRef{Name: m.Name, Version: m.Version}, Changed: before != m}, nil
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/taxieta/taxieta/internal/apierr"
 	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/trip"
 )
@@ -18,61 +19,58 @@ type batchBuffers struct {
 	preds []trip.Prediction
 }
 
-func (s *Server) handlePredict() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handlePredict() apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		buf := s.getBuf()
 		defer s.putBuf(buf)
-		body, ok := s.readJSONBody(w, r, buf, maxSingleBody)
-		if !ok {
-			return
+		body, err := s.readJSONBody(r, buf, maxSingleBody)
+		if err != nil {
+			return nil, err
 		}
-		m, ok := s.modelFor(w, r)
-		if !ok {
-			return
+		m, err := s.modelFor(w, r)
+		if err != nil {
+			return nil, err
 		}
 		t, errs, err := decodeTrip(body, s.ny)
 		if err != nil {
-			s.problem(w, r, http.StatusBadRequest, err.Error(), nil)
-			return
+			return nil, err
 		}
 		if len(errs) > 0 {
-			s.problem(w, r, http.StatusUnprocessableEntity, validationDetail(errs), errs)
-			return
+			return nil, invalid(errs)
 		}
 		p := s.svc.Predict(serving.Call{Protocol: serving.REST, ID: requestID(w)}, m, t)
 		out := appendPrediction(body[len(body):], p, m)
 		w.Header()["Content-Type"] = jsonContentType
 		_, _ = w.Write(out)
 		*buf = out[:0]
-	})
+		return nil, nil
+	}
 }
 
-func (s *Server) handlePredictBatch() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handlePredictBatch() apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		buf := s.getBuf()
 		defer s.putBuf(buf)
-		body, ok := s.readJSONBody(w, r, buf, s.cfg.MaxBodyBytes)
-		if !ok {
-			return
+		body, err := s.readJSONBody(r, buf, s.cfg.MaxBodyBytes)
+		if err != nil {
+			return nil, err
 		}
-		m, ok := s.modelFor(w, r)
-		if !ok {
-			return
+		m, err := s.modelFor(w, r)
+		if err != nil {
+			return nil, err
 		}
 		bb := s.batches.Get().(*batchBuffers)
 		defer s.batches.Put(bb)
 		trips, errs, err := decodeTrips(body, s.cfg.MaxBatch, s.ny, bb.trips)
 		bb.trips = trips[:0]
 		if err != nil {
-			s.problem(w, r, http.StatusBadRequest, err.Error(), nil)
-			return
+			return nil, err
 		}
 		if len(errs) > 0 {
 			if len(errs) > 100 {
 				errs = errs[:100]
 			}
-			s.problem(w, r, http.StatusUnprocessableEntity, validationDetail(errs), errs)
-			return
+			return nil, invalid(errs)
 		}
 		if cap(bb.preds) < len(trips) {
 			bb.preds = make([]trip.Prediction, len(trips))
@@ -83,42 +81,39 @@ func (s *Server) handlePredictBatch() http.Handler {
 		w.Header()["Content-Type"] = jsonContentType
 		_, _ = w.Write(out)
 		*buf = out[:0]
-	})
+		return nil, nil
+	}
 }
 
-// modelFor picks the model a request asks for (?model_version=), else the default.
-func (s *Server) modelFor(w http.ResponseWriter, r *http.Request) (*serving.ModelVersion, bool) {
+// modelFor picks the model a request asks for (?model_version=), else the
+// default. The error's kind is the serving error's (see ErrorKind).
+func (s *Server) modelFor(w http.ResponseWriter, r *http.Request) (*serving.ModelVersion, error) {
 	v := ""
 	if r.URL.RawQuery != "" {
 		v = r.URL.Query().Get("model_version")
 	}
 	m, err := s.svc.Model(r.Context(), v)
-	if errors.Is(err, serving.ErrNoModel) {
-		s.problem(w, r, http.StatusServiceUnavailable, "no model is loaded yet", nil)
-		return nil, false
+	switch {
+	case err == nil:
+		return m, nil
+	case v == "": // serving.ErrNoModel, in its own words
+		return nil, err
+	case errors.Is(err, serving.ErrUnknownVersion):
+		return nil, apierr.Explain(err, fmt.Sprintf("model version %q does not exist; GET /models lists the versions", v))
 	}
-	if err != nil {
-		if errors.Is(err, serving.ErrUnknownVersion) {
-			s.problem(w, r, http.StatusNotFound, fmt.Sprintf("model version %q does not exist; GET /models lists the versions", v), nil)
-			return nil, false
-		}
-		s.log.ErrorContext(r.Context(), "load model version", "version", v, "err", err, "request_id", requestID(w))
-		s.problem(w, r, http.StatusServiceUnavailable, fmt.Sprintf("model version %q cannot be loaded now: %v", v, err), nil)
-		return nil, false
-	}
-	return m, true
+	s.log.ErrorContext(r.Context(), "load model version", "version", v, "err", err, "request_id", requestID(w))
+	// Whatever the cause, the version cannot be had now.
+	return nil, apierr.Wrap(apierr.Unavailable, err, fmt.Sprintf("model version %q cannot be loaded now: %v", v, err))
 }
 
 // readJSONBody checks the content type and reads the body into buf, up to
-// limit bytes, writing the problem response itself when it fails.
-func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request, buf *[]byte, limit int64) ([]byte, bool) {
+// limit bytes.
+func (s *Server) readJSONBody(r *http.Request, buf *[]byte, limit int64) ([]byte, error) {
 	if !isJSON(r.Header.Get("Content-Type")) {
-		s.problem(w, r, http.StatusUnsupportedMediaType, "send the body as application/json", nil)
-		return nil, false
+		return nil, apierr.New(apierr.UnsupportedMediaType, "send the body as application/json")
 	}
 	if r.ContentLength > limit {
-		s.problem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes is over the limit of %d", r.ContentLength, limit), nil)
-		return nil, false
+		return nil, apierr.New(apierr.TooLarge, fmt.Sprintf("body of %d bytes is over the limit of %d", r.ContentLength, limit))
 	}
 	b := *buf
 	if want := int(r.ContentLength) + 1; r.ContentLength >= 0 && cap(b) < want {
@@ -132,20 +127,18 @@ func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request, buf *[]byt
 		b = b[:len(b)+n]
 		if int64(len(b)) > limit {
 			*buf = b[:0]
-			s.problem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over the limit of %d bytes", limit), nil)
-			return nil, false
+			return nil, apierr.New(apierr.TooLarge, fmt.Sprintf("body is over the limit of %d bytes", limit))
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			*buf = b[:0]
-			s.problem(w, r, http.StatusBadRequest, "reading the body failed: "+err.Error(), nil)
-			return nil, false
+			return nil, apierr.Wrap(apierr.Malformed, err, "reading the body failed: "+err.Error())
 		}
 	}
 	*buf = b
-	return b, true
+	return b, nil
 }
 
 // isJSON accepts application/json and application/*+json, with parameters.

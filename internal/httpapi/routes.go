@@ -1,6 +1,12 @@
 package httpapi
 
-import "net/http"
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/taxieta/taxieta/internal/apierr"
+)
 
 // Paths of the API, for probes and manifests that must match them.
 const (
@@ -13,26 +19,125 @@ const (
 	PathDocs         = "/docs"
 )
 
-// routes is the whole API surface.
-func (s *Server) routes() {
-	s.handle("GET /{$}", "/", s.handleHome())
-	s.handle("GET /info", "/info", s.handleInfo())
-	s.handle("GET /zones", "/zones", s.handleZones())
-	s.handle("GET /ui/{file}", "/ui", s.handleUIAsset())
-	s.handle("POST "+PathPredict, PathPredict, s.handlePredict())
-	s.handle("POST "+PathPredictBatch, PathPredictBatch, s.handlePredictBatch())
-	s.handle("GET /models", "/models", s.handleModels())
-	s.handle("POST /admin/reload", "/admin/reload", s.requireAdmin(s.handleReload()))
-	s.handle("GET "+PathOpenAPI, PathOpenAPI, s.handleOpenAPI())
-	s.handle("GET "+PathDocs, PathDocs, s.handleDocs())
-	s.handle("GET /docs/assets/{file}", "/docs/assets", s.handleDocsAsset())
-	s.handle("GET "+PathHealthz, PathHealthz, s.handleHealthz())
-	s.handle("GET "+PathReadyz, PathReadyz, s.handleReadyz())
-	s.handle("GET "+PathMetrics, PathMetrics, s.metrics.handler())
-	s.handle("/", "other", s.handleNotFound())
+// routeTable is the whole API surface, one entry per route. The mux, the
+// request metrics' route labels, the 405 answers (with their Allow header)
+// and the OpenAPI document (/openapi.json) are all built from it, so they
+// cannot disagree.
+//
+// To add a route, add one entry here (or pass it to NewServer from another
+// package):
+//
+//   - Method and Path: a ServeMux pattern's two halves ("GET",
+//     "/v2/models/{name}"); Label only to keep an existing metrics label.
+//   - Op: the OpenAPI operation, with every status the handler answers on
+//     purpose (JSONReply, ProblemReply); or, for a route that is no API
+//     operation (static files), Unlisted with the reason.
+//   - Handler: s.api(f), where f returns (data, nil) to answer data as
+//     JSON, (nil, err) to answer err as problem+json (see problemOf and
+//     apierr's kinds), or (nil, nil) when it wrote the answer itself.
+//
+// Then run `go test ./internal/httpapi -run OpenAPI -update` to regenerate
+// testdata/openapi.golden.json, review its diff, and add a request for
+// each documented status to the coverage test (openapi_coverage_test.go),
+// which fails until every documented status has been seen and checked
+// against its schema.
+func (s *Server) routeTable() []Route {
+	versionParam := Param{
+		Name: "model_version", In: "query", Example: "3",
+		Description: "Answer with this model version instead of the served default (see GET /models).",
+	}
+	predictErrors := []Response{
+		ProblemReply(400, "Malformed JSON"),
+		ProblemReply(404, "Unknown model_version"),
+		ProblemReply(413, "Body too large"),
+		ProblemReply(415, "Content type is not application/json"),
+		ProblemReply(422, "A field breaks a rule; errors names each"),
+		ProblemReply(503, "No model loaded"),
+	}
+	return []Route{
+		{Method: "GET", Path: "/{$}", Label: "/", Handler: s.api(s.handleHome()), Op: &Operation{
+			ID: "home", Summary: "Home page", Tags: []string{"about"},
+			Description: "An HTML page for browsers; the same information as JSON for clients that accept application/json.",
+			Responses: []Response{{Status: 200, Description: "Home page", Content: []Content{
+				{Type: "text/html", Of: ""}, {Type: "application/json", Of: InfoResponse{}}}}},
+		}},
+		{Method: "GET", Path: "/info", Handler: s.api(s.handleInfo()), Op: &Operation{
+			ID: "info", Summary: "What is running", Tags: []string{"about"},
+			Responses: []Response{JSONReply(200, "App and model information", InfoResponse{})},
+		}},
+		{Method: "GET", Path: "/zones", Handler: s.api(s.handleZones()), Op: &Operation{
+			ID: "zones", Summary: "TLC taxi zones", Tags: []string{"about"},
+			Description: "The zones the served model knows, with names and boroughs.",
+			Responses:   []Response{JSONReply(200, "Zones", ZonesResponse{}), ProblemReply(503, "No model loaded")},
+		}},
+		{Method: "GET", Path: "/ui/{file}", Label: "/ui", Handler: s.api(s.handleUIAsset()),
+			Unlisted: "the call-centre page's scripts, styles and icon"},
+		{Method: "POST", Path: PathPredict, Handler: s.api(s.handlePredict()), Op: &Operation{
+			ID: "predict", Summary: "Estimate one trip", Tags: []string{"estimates"},
+			Description: "Estimates the duration of one trip in minutes, with the range in which about eight trips in ten fall.",
+			Params:      []Param{versionParam},
+			Body:        &Content{Type: "application/json", Of: TripRequest{}},
+			Responses:   append([]Response{JSONReply(200, "The estimate", PredictionResponse{})}, predictErrors...),
+		}},
+		{Method: "POST", Path: PathPredictBatch, Handler: s.api(s.handlePredictBatch()), Op: &Operation{
+			ID: "predictBatch", Summary: "Estimate many trips", Tags: []string{"estimates"},
+			Description: fmt.Sprintf("Estimates up to %d trips in one request; answers in request order.", s.cfg.MaxBatch),
+			Params:      []Param{versionParam},
+			Body:        &Content{Type: "application/json", Of: []TripRequest{}, Schema: map[string]any{"minItems": 1, "maxItems": s.cfg.MaxBatch}},
+			Responses:   append([]Response{JSONReply(200, "The estimates, in request order", BatchResponse{})}, predictErrors...),
+		}},
+		{Method: "GET", Path: "/models", Handler: s.api(s.handleModels()), Op: &Operation{
+			ID: "models", Summary: "Model versions", Tags: []string{"models"},
+			Description: "The model versions available, which are loaded, and the default.",
+			Responses:   []Response{JSONReply(200, "Models", ModelsResponse{}), ProblemReply(503, "Registry unavailable")},
+		}},
+		{Method: "POST", Path: "/admin/reload", Handler: s.api(s.requireAdmin(s.handleReload())), Op: &Operation{
+			ID: "reload", Summary: "Re-resolve the served model reference now", Tags: []string{"models"},
+			Description: "Loads and checks the version the served reference (e.g. an alias) now points to, then swaps atomically. Needs the admin bearer token; off when none is configured.",
+			Responses: []Response{
+				JSONReply(200, "The model now served", ReloadResponse{}),
+				ProblemReply(401, "Missing or wrong token"),
+				ProblemReply(404, "Admin routes are off"),
+				ProblemReply(409, "Nothing to reload"),
+				ProblemReply(502, "The new version was refused; the old one keeps serving"),
+			},
+		}},
+		{Method: "GET", Path: PathOpenAPI, Handler: s.api(s.handleOpenAPI()), Op: &Operation{
+			ID: "openapi", Summary: "This OpenAPI document", Tags: []string{"docs"},
+			Responses: []Response{{Status: 200, Description: "The OpenAPI 3.1 document", Content: []Content{{Type: "application/json", Of: map[string]any{}}}}},
+		}},
+		{Method: "GET", Path: PathDocs, Handler: s.api(s.handleDocs()), Op: &Operation{
+			ID: "docs", Summary: "Interactive API docs", Tags: []string{"docs"},
+			Description: "Swagger UI over this document, served from the binary.",
+			Responses:   []Response{{Status: 200, Description: "Swagger UI", Content: []Content{{Type: "text/html", Of: ""}}}},
+		}},
+		{Method: "GET", Path: "/docs/assets/{file}", Label: "/docs/assets", Handler: s.api(s.handleDocsAsset()),
+			Unlisted: "Swagger UI's scripts and styles"},
+		{Method: "GET", Path: PathHealthz, Handler: s.api(s.handleHealthz()), Op: &Operation{
+			ID: "healthz", Summary: "Liveness probe", Tags: []string{"operations"},
+			Responses: []Response{JSONReply(200, "Alive", Health{})},
+		}},
+		{Method: "GET", Path: PathReadyz, Handler: s.api(s.handleReadyz()), Op: &Operation{
+			ID: "readyz", Summary: "Readiness probe", Tags: []string{"operations"},
+			Description: "200 when a model is loaded and the server is not draining.",
+			Responses:   []Response{JSONReply(200, "Ready", Health{}), JSONReply(503, "Not ready", Health{})},
+		}},
+		{Method: "GET", Path: PathMetrics, Handler: s.metrics.handler(), Op: &Operation{
+			ID: "metrics", Summary: "Prometheus metrics", Tags: []string{"operations"},
+			Responses: []Response{{Status: 200, Description: "Metrics in the Prometheus text format", Content: []Content{{Type: "text/plain", Of: ""}}}},
+		}},
+		{Path: "/", Label: "other", Handler: s.api(s.handleNotFound()),
+			Unlisted: "the catch-all: 404 for unknown paths, 405 with Allow for known paths asked with another method"},
+	}
 }
 
-// handle registers h for pattern, instrumented under the route label.
-func (s *Server) handle(pattern, route string, h http.Handler) {
-	s.mux.Handle(pattern, s.instrument(pattern, route, h))
+// handleNotFound answers every path no route matches, and wrong methods on known paths.
+func (s *Server) handleNotFound() apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
+		if methods := s.allowedMethods(r); methods != nil {
+			w.Header().Set("Allow", strings.Join(methods, ", "))
+			return nil, apierr.New(apierr.MethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"; use "+strings.Join(methods, " or "))
+		}
+		return nil, apierr.New(apierr.NotFound, "no such route; see /docs")
+	}
 }

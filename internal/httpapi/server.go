@@ -65,12 +65,17 @@ type Server struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 	openapi  []byte
+	// routes is the route table (routes.go) and the routes NewServer was
+	// given; allow matches a path alone against theirs, for 405 answers.
+	routes []Route
+	allow  *http.ServeMux
 }
 
 // NewServer builds the API over the prediction seam svc. reg receives the
 // API's metrics (use a fresh prometheus.Registry per server, the one svc
-// reports to).
-func NewServer(cfg Config, svc *serving.Service, logger *slog.Logger, reg *prometheus.Registry) (*Server, error) {
+// reports to). extra are routes from other packages (other protocols),
+// served, counted and documented like those of the table in routes.go.
+func NewServer(cfg Config, svc *serving.Service, logger *slog.Logger, reg *prometheus.Registry, extra ...Route) (*Server, error) {
 	if cfg.MaxBatch <= 0 || cfg.MaxBodyBytes <= 0 {
 		return nil, fmt.Errorf("api config: MaxBatch %d and MaxBodyBytes %d must be positive", cfg.MaxBatch, cfg.MaxBodyBytes)
 	}
@@ -88,10 +93,12 @@ func NewServer(cfg Config, svc *serving.Service, logger *slog.Logger, reg *prome
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	s.batches.New = func() any { return &batchBuffers{} }
-	if s.openapi, err = openAPIDocument(cfg); err != nil {
+	if err := s.mount(append(s.routeTable(), extra...)); err != nil {
 		return nil, err
 	}
-	s.routes()
+	if s.openapi, err = openAPIDocument(cfg, s.routes); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"path"
 	"time"
+
+	"github.com/taxieta/taxieta/internal/apierr"
 )
 
 // uiFS holds the call-centre page's scripts, styles and icon
@@ -68,14 +70,13 @@ func loadUIAssets() map[string]uiAsset {
 // an old copy after an upgrade: "no-cache" makes it revalidate every time, and
 // the content's ETag turns that into a 304 with no body while the file is
 // unchanged.
-func (s *Server) handleUIAsset() http.Handler {
+func (s *Server) handleUIAsset() apiFunc {
 	assets := loadUIAssets()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		name := r.PathValue("file")
 		a, ok := assets[name]
 		if !ok {
-			s.problem(w, r, http.StatusNotFound, "no such asset", nil)
-			return
+			return nil, apierr.New(apierr.NotFound, "no such asset")
 		}
 		h := w.Header()
 		h.Set("Content-Type", a.ctype)
@@ -83,5 +84,6 @@ func (s *Server) handleUIAsset() http.Handler {
 		h.Set("ETag", a.etag)
 		h.Set("X-Content-Type-Options", "nosniff")
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
-	})
+		return nil, nil
+	}
 }
