@@ -1,0 +1,237 @@
+package mlmodel_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taxieta/taxieta/internal/defaultmodel"
+	"github.com/taxieta/taxieta/internal/mlmodel"
+	"github.com/taxieta/taxieta/internal/model"
+	"github.com/taxieta/taxieta/internal/onnx"
+	"github.com/taxieta/taxieta/internal/testenv"
+	"github.com/taxieta/taxieta/internal/tlc"
+	"github.com/taxieta/taxieta/internal/trip"
+)
+
+// linearArtifact trains the linear model on green 2023-01.
+func linearArtifact(t *testing.T) *model.Artifact {
+	t.Helper()
+	var examples []trip.Example
+	var st trip.Stats
+	err := tlc.ReadFile(context.Background(), filepath.Join(testenv.DataDir(t), "green_tripdata_2023-01.parquet"), func(rows []trip.Raw) error {
+		for _, r := range rows {
+			if ex, ok := trip.DefaultRules().Clean(r, &st); ok {
+				examples = append(examples, ex)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.LinearEstimator{}.Fit(context.Background(), examples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := model.NewArtifact(m, model.Artifact{CreatedAt: time.Unix(1700000000, 0).UTC(), Trainer: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Encode(); err != nil { // sets the checksum
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestPyfuncLoadsTheDirectory writes the directory of each kind and loads it
+// with mlflow.pyfunc in MLflow 3 and MLflow 2, predicting 1,000 real trips.
+func TestPyfuncLoadsTheDirectory(t *testing.T) {
+	od, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	linear := linearArtifact(t)
+	rows, cols, trips := Trips(t, 1000)
+	pythons := map[string]string{
+		"mlflow3": testenv.Service(t, "TAXIETA_ONNX_PYTHON"),
+		"mlflow2": testenv.Service(t, "TAXIETA_MLFLOW2_PYTHON"),
+	}
+	for _, a := range []*model.Artifact{od, linear} {
+		encoded, err := a.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := mlmodel.Files(a, encoded, mlmodel.Options{ProducerVersion: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "model")
+		if err := mlmodel.WriteDir(dir, files); err != nil {
+			t.Fatal(err)
+		}
+		// taxieta's own artifact is inside, intact.
+		if got, err := model.ReadFile(filepath.Join(dir, mlmodel.ArtifactFile)); err != nil || got.Checksum != a.Checksum {
+			t.Fatalf("artifact in the directory: %v, sha256 %v; want %s", err, got, a.Checksum)
+		}
+		for _, v := range []string{"mlflow3", "mlflow2"} {
+			t.Run(a.Kind+"/"+v, func(t *testing.T) {
+				r := testenv.Pyfunc(t, pythons[v], dir, nil, cols, rows)
+				CheckPyfunc(t, r, a.Model, trips)
+			})
+		}
+	}
+}
+
+// Trips returns the first n rows of green 2024-03 as the graph's inputs
+// (rows, in the order of cols) and as the Go model's trips; every other
+// trip has its pickup time.
+func Trips(t *testing.T, n int) (rows [][]int64, cols []string, trips []trip.Trip) {
+	t.Helper()
+	err := tlc.ReadFile(context.Background(), filepath.Join(testenv.DataDir(t), "green_tripdata_2024-03.parquet"), func(raws []trip.Raw) error {
+		for _, r := range raws {
+			if len(trips) == n {
+				return nil
+			}
+			tr := trip.Trip{Passengers: trip.PassengersOf(r.Passengers)}
+			if trip.ValidZone(r.PULocationID) && trip.ValidZone(r.DOLocationID) {
+				tr.PULocationID, tr.DOLocationID = uint16(r.PULocationID), uint16(r.DOLocationID)
+			}
+			if len(trips)%2 == 1 {
+				tr.Pickup = time.UnixMicro(r.PickupMicros).UTC()
+			}
+			trips = append(trips, tr)
+			rows = append(rows, []int64{r.PULocationID, r.DOLocationID, int64(tr.Passengers), int64(trip.HourOfWeek(tr.Pickup))})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trips) != n {
+		t.Fatalf("read %d trips; want %d", len(trips), n)
+	}
+	return rows, onnx.Inputs, trips
+}
+
+// CheckPyfunc fails unless r holds m's predictions of trips (within 1e-4
+// minutes) and the signature names the graph's typed columns.
+func CheckPyfunc(t *testing.T, r testenv.PyfuncResult, m model.Predictor, trips []trip.Trip) {
+	t.Helper()
+	if r.Rows != len(trips) {
+		t.Fatalf("pyfunc predicted %d rows; want %d", r.Rows, len(trips))
+	}
+	if r.LoaderModule != "mlflow.onnx" {
+		t.Errorf("python_function loader_module %q; want mlflow.onnx", r.LoaderModule)
+	}
+	want := make([]trip.Prediction, len(trips))
+	m.PredictBatch(trips, want)
+	var maxDiff float64
+	for k, name := range onnx.Outputs {
+		got := r.Columns[name]
+		if len(got) != len(trips) || r.DTypes[name] != "float32" {
+			t.Fatalf("column %s: %d values of %s; want %d float32", name, len(got), r.DTypes[name], len(trips))
+		}
+		for i, p := range want {
+			w := [3]float32{p.Minutes, p.Low, p.High}[k]
+			d := math.Abs(got[i] - float64(w))
+			maxDiff = max(maxDiff, d)
+			if d > 1e-4 {
+				t.Fatalf("trip %d %+v: %s %g; Go says %g", i, trips[i], name, got[i], w)
+			}
+		}
+	}
+	t.Logf("MLflow %s pyfunc: %d trips, max |pyfunc - Go| %g minutes", r.MLflowVersion, len(trips), maxDiff)
+	if r.Signature == nil || r.Signature["inputs"] == nil || r.Signature["outputs"] == nil {
+		t.Fatalf("model info has no signature: %v", r.Signature)
+	}
+	for _, s := range []struct {
+		json  string
+		names []string
+		typ   string
+	}{{*r.Signature["inputs"], onnx.Inputs, "long"}, {*r.Signature["outputs"], onnx.Outputs, "float"}} {
+		var cols []struct{ Name, Type string }
+		if err := json.Unmarshal([]byte(s.json), &cols); err != nil {
+			t.Fatalf("signature %s: %v", s.json, err)
+		}
+		if len(cols) != len(s.names) {
+			t.Fatalf("signature %s; want columns %v", s.json, s.names)
+		}
+		for i, c := range cols {
+			if c.Name != s.names[i] || c.Type != s.typ {
+				t.Errorf("signature column %d is %s %s; want %s %s", i, c.Name, c.Type, s.names[i], s.typ)
+			}
+		}
+	}
+}
+
+func TestWriteDirIsAllOrNothing(t *testing.T) {
+	od, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := mlmodel.Files(od, defaultmodel.Bytes(), mlmodel.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := t.TempDir()
+	tests := []struct {
+		name, dir, want string
+	}{
+		{"missing parent", filepath.Join(parent, "no", "model"), "no such file"},
+		{"exists", parent, "already exists"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := mlmodel.WriteDir(tt.dir, files)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("WriteDir(%s) = %v; want an error saying %q", tt.dir, err, tt.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(parent, "no")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a failed write left %s/no behind (%v)", parent, err)
+	}
+	entries, _ := os.ReadDir(parent)
+	if len(entries) != 0 {
+		t.Errorf("failed writes left %v in %s", entries, parent)
+	}
+}
+
+func TestTritonEntry(t *testing.T) {
+	od, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := mlmodel.Triton(od, "taxi-duration", 1, mlmodel.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 || files[0].Name != "config.pbtxt" || files[1].Name != "1/model.onnx" {
+		t.Fatalf("files %v; want config.pbtxt and 1/model.onnx", names(files))
+	}
+	cfg := string(files[0].Data)
+	for _, want := range append([]string{`name: "taxi-duration"`, `backend: "onnxruntime"`, "TYPE_INT64", "TYPE_FP32"}, append(onnx.Inputs, onnx.Outputs...)...) {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config.pbtxt lacks %q:\n%s", want, cfg)
+		}
+	}
+	if _, err := mlmodel.Triton(od, "x", 0, mlmodel.Options{}); err == nil {
+		t.Error("accepted model version 0")
+	}
+}
+
+func names(fs []mlmodel.File) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Name)
+	}
+	return out
+}
