@@ -17,7 +17,7 @@ import (
 	"github.com/taxieta/taxieta/internal/registry"
 )
 
-const modelSubcommands = "inspect, list, show, alias, download"
+const modelSubcommands = "inspect, list, show, alias, download, export"
 
 func runModel(ctx context.Context, env environment, args []string) error {
 	if len(args) == 0 {
@@ -34,6 +34,8 @@ func runModel(ctx context.Context, env environment, args []string) error {
 		return runModelAlias(ctx, env, args[1:])
 	case "download":
 		return runModelDownload(ctx, env, args[1:])
+	case "export":
+		return runModelExport(ctx, env, args[1:])
 	}
 	return usageError{fmt.Errorf("model: unknown subcommand %q (want %s)", args[0], modelSubcommands)}
 }

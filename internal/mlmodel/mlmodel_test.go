@@ -61,7 +61,8 @@ func TestPyfuncLoadsTheDirectory(t *testing.T) {
 	rows, cols, trips := mlmodeltest.Trips(t, 1000)
 	pythons := map[string]string{
 		"mlflow3": testenv.Service(t, "TAXIETA_ONNX_PYTHON"),
-		"mlflow2": testenv.Service(t, "TAXIETA_MLFLOW2_PYTHON"),
+		// Empty when the test script was told not to install MLflow 2 (TAXIETA_MLFLOW2=0).
+		"mlflow2": os.Getenv("TAXIETA_MLFLOW2_PYTHON"),
 	}
 	for _, a := range []*model.Artifact{od, linear} {
 		encoded, err := a.Encode()
@@ -82,6 +83,9 @@ func TestPyfuncLoadsTheDirectory(t *testing.T) {
 		}
 		for _, v := range []string{"mlflow3", "mlflow2"} {
 			t.Run(a.Kind+"/"+v, func(t *testing.T) {
+				if pythons[v] == "" {
+					t.Skip("TAXIETA_MLFLOW2_PYTHON not set: no MLflow 2 venv (scripts/services/onnx.sh makes one unless TAXIETA_MLFLOW2=0)")
+				}
 				r := testenv.Pyfunc(t, pythons[v], dir, nil, cols, rows)
 				mlmodeltest.CheckPyfunc(t, r, a.Model, trips)
 			})
