@@ -1,12 +1,19 @@
 package mlmodel_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,4 +162,90 @@ func names(fs []mlmodel.File) []string {
 		out = append(out, f.Name)
 	}
 	return out
+}
+
+// TestMLflowModelsServe serves the directory with `mlflow models serve` (the
+// venv's own environment) and scores the serving input example MLflow
+// documents with it: the answers are the Go model's.
+func TestMLflowModelsServe(t *testing.T) {
+	python := testenv.Service(t, "TAXIETA_ONNX_PYTHON")
+	a, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := mlmodel.Files(a, defaultmodel.Bytes(), mlmodel.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := mlmodel.WriteDir(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	bin := filepath.Dir(python)
+	cmd := exec.Command(filepath.Join(bin, "mlflow"), "models", "serve", "-m", dir, "--env-manager", "local", "-h", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	}()
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	ready := false
+	for deadline := time.Now().Add(2 * time.Minute); !ready && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if resp, err := http.Get(base + "/ping"); err == nil {
+			resp.Body.Close()
+			ready = resp.StatusCode == 200
+		}
+	}
+	if !ready {
+		t.Fatalf("mlflow models serve did not answer /ping")
+	}
+	example, err := os.ReadFile(filepath.Join(dir, "serving_input_example.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(base+"/invocations", "application/json", bytes.NewReader(example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Predictions []map[string]float64 `json:"predictions"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/invocations: %d, %v", resp.StatusCode, err)
+	}
+	var in struct {
+		Split struct{ Data [][]int64 } `json:"dataframe_split"`
+	}
+	if err := json.Unmarshal(example, &in); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Predictions) != len(in.Split.Data) || len(in.Split.Data) == 0 {
+		t.Fatalf("%d predictions for %d example trips", len(got.Predictions), len(in.Split.Data))
+	}
+	for i, row := range in.Split.Data {
+		tr := trip.Trip{PULocationID: uint16(row[0]), DOLocationID: uint16(row[1]), Passengers: int8(row[2])}
+		if row[3] >= 0 {
+			// A Monday 00:00 in New York wall-clock time (as UTC), plus the hour.
+			tr.Pickup = time.Date(2024, 3, 4, int(row[3]), 0, 0, 0, time.UTC)
+		}
+		p := a.Model.Predict(tr)
+		for name, w := range map[string]float32{onnx.OutputMinutes: p.Minutes, onnx.OutputLow: p.Low, onnx.OutputHigh: p.High} {
+			if g := got.Predictions[i][name]; g != float64(w) {
+				t.Errorf("example %d %v: %s %g; Go says %g", i, row, name, g, w)
+			}
+		}
+	}
 }

@@ -3,7 +3,7 @@ package model
 import "slices"
 
 // The accessors below hand a model's learnt tables to code that must compute
-// exactly what Predict computes in another runtime (the ONNX export). They
+// exactly what Predict computes in another runtime (an exported graph). They
 // return copies laid out as Predict reads them, so that such code needs no
 // knowledge of the artifact's parameters, and cannot change the model.
 
