@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/taxieta/taxieta/internal/buildinfo.version=$(VERS
 DEFAULT_MODEL := internal/defaultmodel/taxi-duration.taxieta
 DEFAULT_MODEL_EPOCH := 1700000000
 
-.PHONY: build run test unit lint vulncheck fuzz bench default-model check-default-model
+.PHONY: build run test unit lint vulncheck fuzz bench default-model check-default-model generate
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/taxieta ./cmd/taxieta
@@ -56,3 +56,13 @@ check-default-model:
 	SOURCE_DATE_EPOCH=$(DEFAULT_MODEL_EPOCH) $(GO) run ./cmd/taxieta train --data-dir $(DATA_DIR) \
 		--train green:2023-01..2023-04 --valid green:2024-03 --out /tmp/taxieta-default-check.taxieta >/dev/null
 	cmp /tmp/taxieta-default-check.taxieta $(DEFAULT_MODEL)
+
+# The ONNX protobuf types in internal/onnx/onnxpb, from onnx.proto as vendored
+# there (ONNX v1.22.0), with protoc (Debian: apt-get install protobuf-compiler)
+# and this pinned protoc-gen-go, installed into .cache/bin.
+PROTOC_GEN_GO_VERSION := v1.36.12
+generate:
+	GOBIN=$(abspath .cache/bin) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	protoc --plugin=protoc-gen-go=.cache/bin/protoc-gen-go -I internal/onnx/onnxpb \
+		--go_out=internal/onnx/onnxpb --go_opt=paths=source_relative \
+		--go_opt=Monnx.proto=github.com/taxieta/taxieta/internal/onnx/onnxpb onnx.proto

@@ -25,6 +25,7 @@ func modelCommands() []command {
 		{name: "show", args: "REF [--json]", summary: "show a registered version", run: runModelShow},
 		{name: "alias", args: "NAME ALIAS VERSION", summary: "point an alias at a version", run: runModelAlias},
 		{name: "download", args: "REF [--out FILE]", summary: "download a registered version, verified", run: runModelDownload},
+		{name: "export", args: "--format onnx|mlflow|triton MODEL --out PATH", summary: "write a model as ONNX, an MLflow model directory or a Triton entry", run: runModelExport},
 	}
 }
 

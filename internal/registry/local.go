@@ -15,12 +15,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taxieta/taxieta/internal/buildinfo"
+	"github.com/taxieta/taxieta/internal/mlmodel"
 	"github.com/taxieta/taxieta/internal/model"
 )
 
 // Local is a registry in a directory:
 //
 //	DIR/NAME/versions/N/model.taxieta   the artifact of version N
+//	DIR/NAME/versions/N/MLmodel, model.onnx, ...
+//	                                    the rest of its MLflow model directory
+//	                                    (internal/mlmodel), as an MLflow
+//	                                    registry stores it
 //	DIR/NAME/versions/N/version.json    its Version and RunInfo, written last
 //	DIR/NAME/versions/N/dataset.json    the training data's fingerprint
 //	DIR/NAME/aliases/ALIAS              the version number ALIAS points at
@@ -51,7 +57,7 @@ func NewLocal(dir string) (*Local, error) {
 func (l *Local) Location() string { return l.dir }
 
 const (
-	artifactFile = "model.taxieta"
+	artifactFile = mlmodel.ArtifactFile
 	versionFile  = "version.json"
 	datasetFile  = "dataset.json"
 )
@@ -95,8 +101,14 @@ func (l *Local) Register(ctx context.Context, name string, artifact []byte, info
 	if err != nil {
 		return Version{}, fmt.Errorf("register %s: %w", name, err)
 	}
-	if err := model.WriteFileAtomic(v.Source, artifact); err != nil {
+	files, err := modelFiles(a, artifact)
+	if err != nil {
 		return Version{}, fmt.Errorf("register %s: %w", name, err)
+	}
+	for _, f := range files {
+		if err := model.WriteFileAtomic(filepath.Join(dir, f.Name), f.Data); err != nil {
+			return Version{}, fmt.Errorf("register %s: %w", name, err)
+		}
 	}
 	if len(info.Dataset) > 0 {
 		if err := model.WriteFileAtomic(filepath.Join(dir, datasetFile), info.Dataset); err != nil {
@@ -349,6 +361,12 @@ func (l *Local) Models(ctx context.Context) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// modelFiles are the files of a version: its MLflow model directory, which
+// holds the artifact itself.
+func modelFiles(a *model.Artifact, artifact []byte) ([]mlmodel.File, error) {
+	return mlmodel.Files(a, artifact, mlmodel.Options{ProducerVersion: buildinfo.Version()})
 }
 
 // Verify decodes an artifact and checks that its checksum is want (when

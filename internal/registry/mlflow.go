@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/taxieta/taxieta/internal/mlflow"
+	"github.com/taxieta/taxieta/internal/model"
 )
 
 // MLflow is a registry in an MLflow tracking server, through its REST API
@@ -21,10 +22,12 @@ import (
 // Register logs a run (parameters, metrics, tags, the training data's
 // fingerprint as the run artifact dataset.json), stores the artifact,
 // creates the registered model if need be and a version of it tagged with
-// the artifact's sha256 (TagChecksum). On MLflow 3 the artifact goes into a
-// logged model (version source models:/m-ID); on MLflow 2, whose server has
-// no logged models, into the run's artifacts under model/ (version source
-// the run's artifact URI). Download reads either layout, and versions made
+// the artifact's sha256 (TagChecksum). The version's files are an MLflow
+// model directory (internal/mlmodel: MLmodel, model.onnx, the taxieta
+// artifact, requirements), so that mlflow.pyfunc.load_model loads the
+// version. On MLflow 3 they go into a logged model (version source
+// models:/m-ID); on MLflow 2, whose server has no logged models, into the
+// run's artifacts under model/ (version source the run's artifact URI). Download reads either layout, and versions made
 // by other clients whose files hold one *.taxieta artifact, but only
 // versions that carry TagChecksum: without it nothing says what to verify
 // against.
@@ -108,7 +111,7 @@ func (m *MLflow) Register(ctx context.Context, name string, artifact []byte, inf
 	if err != nil {
 		return Version{}, fmt.Errorf("register %s: %w", name, wrap(err))
 	}
-	v, err := m.registerInRun(ctx, name, run, artifact, a.Checksum, a.Kind, info)
+	v, err := m.registerInRun(ctx, name, run, a, artifact, info)
 	status := mlflow.RunFinished
 	if err != nil {
 		status = mlflow.RunFailed
@@ -128,7 +131,12 @@ func (m *MLflow) Register(ctx context.Context, name string, artifact []byte, inf
 	return v, nil
 }
 
-func (m *MLflow) registerInRun(ctx context.Context, name string, run *mlflow.RunInfo, artifact []byte, checksum, kind string, info RunInfo) (Version, error) {
+func (m *MLflow) registerInRun(ctx context.Context, name string, run *mlflow.RunInfo, a *model.Artifact, artifact []byte, info RunInfo) (Version, error) {
+	checksum, kind := a.Checksum, a.Kind
+	files, err := modelFiles(a, artifact)
+	if err != nil {
+		return Version{}, err
+	}
 	metrics := make([]mlflow.Metric, 0, len(info.Metrics))
 	now := time.Now().UnixMilli()
 	for _, k := range slices.Sorted(maps.Keys(info.Metrics)) {
@@ -166,13 +174,17 @@ func (m *MLflow) registerInRun(ctx context.Context, name string, run *mlflow.Run
 		base = strings.TrimRight(run.ArtifactURI, "/") + "/model"
 		source = base
 	}
-	if err := m.c.UploadArtifact(ctx, base, artifactFile, artifact); err != nil {
-		if modelID != "" {
-			if ferr := m.c.FinalizeLoggedModel(context.WithoutCancel(ctx), modelID, false); ferr != nil {
-				m.log.Warn("could not mark the logged model failed", "model_id", modelID, "err", ferr)
+	// The MLflow model directory, MLmodel last, so that the version's
+	// files are complete once it is there.
+	for _, f := range files {
+		if err := m.c.UploadArtifact(ctx, base, f.Name, f.Data); err != nil {
+			if modelID != "" {
+				if ferr := m.c.FinalizeLoggedModel(context.WithoutCancel(ctx), modelID, false); ferr != nil {
+					m.log.Warn("could not mark the logged model failed", "model_id", modelID, "err", ferr)
+				}
 			}
+			return Version{}, wrap(err)
 		}
-		return Version{}, wrap(err)
 	}
 	if modelID != "" {
 		if err := m.c.FinalizeLoggedModel(ctx, modelID, true); err != nil {

@@ -3,10 +3,14 @@
 package testenv
 
 import (
+	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // DataDir returns the folder of real TLC files: $TAXIETA_DATA_DIR, else
@@ -49,4 +53,51 @@ func Service(t testing.TB, name string) string {
 		t.Skipf("%s not set; run the tests with make test, which starts the server", name)
 	}
 	return v
+}
+
+// PyfuncResult is what scripts/mlflow_pyfunc_predict.py reports of a model
+// loaded with mlflow.pyfunc.load_model and a prediction made with it.
+type PyfuncResult struct {
+	MLflowVersion string               `json:"mlflow_version"`
+	Rows          int                  `json:"rows"`
+	Columns       map[string][]float64 `json:"columns"`
+	DTypes        map[string]string    `json:"dtypes"`
+	// Signature is MLflow's signature.to_dict(): inputs and outputs as JSON strings.
+	Signature    map[string]*string `json:"signature"`
+	Flavors      []string           `json:"flavors"`
+	LoaderModule string             `json:"loader_module"`
+}
+
+// Pyfunc loads the MLflow model at uri with python (a venv with MLflow and
+// onnxruntime) as an MLflow user would, and predicts the rows of columns
+// (int64 values) with it. env is added to the script's environment (e.g.
+// MLFLOW_TRACKING_URI for a models:/ URI).
+func Pyfunc(t testing.TB, python, uri string, env []string, columns []string, rows [][]int64) PyfuncResult {
+	t.Helper()
+	dir := t.TempDir()
+	in, err := json.Marshal(map[string]any{"columns": columns, "data": rows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inPath, outPath := filepath.Join(dir, "trips.json"), filepath.Join(dir, "out.json")
+	if err := os.WriteFile(inPath, in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, filepath.Join(RepoRoot(), "scripts", "mlflow_pyfunc_predict.py"), uri, inPath, outPath)
+	cmd.Env = append(append(os.Environ(), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false"), env...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mlflow.pyfunc on %s: %v\n%s", uri, err, out)
+	}
+	b, err := os.ReadFile(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r PyfuncResult
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("mlflow.pyfunc on %s: %v", uri, err)
+	}
+	return r
 }
