@@ -86,7 +86,11 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	api, err := httpapi.NewServer(cfg.api, svc, log, reg)
+	extra, err := protocolRoutes(svc, cfg.api)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	api, err := httpapi.NewServer(cfg.api, svc, log, reg, extra...)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
