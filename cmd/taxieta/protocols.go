@@ -29,7 +29,7 @@ func protocolRoutes(svc *serving.Service, api httpapi.Config) ([]httpapi.Route, 
 		{Method: "POST", Path: "/invocations", Handler: ml.Invocations(), Op: &httpapi.Operation{
 			ID: "mlflowInvocations", Tags: tags, Summary: "Score trips in MLflow's scoring protocol",
 			Description: fmt.Sprintf("As `mlflow models serve` answers: a JSON body with one of dataframe_split, dataframe_records, instances or inputs (and optional params), or text/csv with a header line; up to %d rows. Errors are MLflow's {error_code, message}.", api.MaxBatch),
-			Body: &httpapi.Content{Type: "application/json", Of: mlflowserve.Request{}},
+			Body:        &httpapi.Content{Type: "application/json", Of: mlflowserve.Request{}},
 			Responses: []httpapi.Response{
 				httpapi.JSONReply(http.StatusOK, "One estimate per row, in order", mlflowserve.Response{}),
 				mlErr(http.StatusBadRequest, "The body breaks a rule; the message names the row, the column and the rule"),

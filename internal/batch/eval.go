@@ -1,7 +1,6 @@
 package batch
 
 import (
-
 	"github.com/taxieta/taxieta/internal/model"
 	"github.com/taxieta/taxieta/internal/trip"
 )
