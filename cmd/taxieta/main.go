@@ -67,6 +67,7 @@ func commands() []command {
 		{name: "model", summary: "work with model files and the model registry", subcommands: modelCommands()},
 		{name: "predict", args: "--in FILE --out FILE", summary: "score a file of trips (batch)", run: runPredict},
 		{name: "stream", args: "[--nats URL]", summary: "score trip events from NATS JetStream", run: runStream},
+		{name: "monitor", args: "--estimates FILE|DIR --actuals FILE|SPEC", summary: "judge estimates against the trips that happened, per day", run: runMonitor},
 		{name: "healthcheck", args: "[--url URL]", summary: "probe a running server (container HEALTHCHECK)", run: runHealthcheck},
 		{name: "version", summary: "print the version", run: runVersion},
 	}

@@ -144,19 +144,25 @@ func (s *Server) put(b *buffers) {
 	}
 }
 
+// mlflowMessage is an error worded exactly as MLflow's scoring server words
+// it (capitalised sentences), so clients that match on the text keep working.
+type mlflowMessage string
+
+func (m mlflowMessage) Error() string { return string(m) }
+
 // contentType accepts application/json and text/csv in UTF-8, as MLflow
 // does, and reports whether the body is CSV.
 func contentType(ct string) (csv bool, err error) {
 	mt, params, perr := mime.ParseMediaType(ct)
 	if perr != nil {
-		return false, fmt.Errorf("This predictor only supports the following content types: application/json, text/csv. Got %q", ct)
+		return false, mlflowMessage(fmt.Sprintf("This predictor only supports the following content types: application/json, text/csv. Got %q", ct))
 	}
 	if cs, ok := params["charset"]; ok && cs != "utf-8" && cs != "UTF-8" {
-		return false, errors.New("The scoring server only supports UTF-8")
+		return false, mlflowMessage("The scoring server only supports UTF-8")
 	}
 	for k := range params {
 		if k != "charset" {
-			return false, fmt.Errorf("Unrecognized content type parameters: %s", k)
+			return false, mlflowMessage("Unrecognized content type parameters: " + k)
 		}
 	}
 	switch mt {
@@ -165,7 +171,7 @@ func contentType(ct string) (csv bool, err error) {
 	case "text/csv":
 		return true, nil
 	}
-	return false, fmt.Errorf("This predictor only supports the following content types: application/json, text/csv. Got %q", ct)
+	return false, mlflowMessage(fmt.Sprintf("This predictor only supports the following content types: application/json, text/csv. Got %q", ct))
 }
 
 // readBody reads the body into b, up to limit bytes.
