@@ -18,10 +18,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/taxieta/taxieta/internal/progress"
 	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/trip"
 )
@@ -216,11 +218,11 @@ func run(ctx context.Context, c config) (*Summary, error) {
 		p.eval = &evaluator{rules: c.Rules, withTime: c.Model.Artifact.Model.UsesPickupTime()}
 	}
 	if c.Progress != nil {
-		p.bar = newProgressBar(c.Progress, src)
+		p.bar = progress.New(c.Progress, filepath.Base(src.name()), progress.Rows)
 	}
 	err = p.run(ctx)
 	if p.bar != nil {
-		p.bar.finish(sum.Rows, err == nil)
+		p.bar.Finish(sum.Rows, src.fraction(), err == nil)
 	}
 	if err == nil && rej != nil {
 		if err = rej.commit(); err != nil {
@@ -273,7 +275,7 @@ type pipeline struct {
 	sum  *Summary
 	ids  rideIDs
 	eval *evaluator
-	bar  *progressBar
+	bar  *progress.Bar
 	// scored is the evaluation's inputs for the chunk being scored, one
 	// element a row.
 	scored []scored
@@ -372,7 +374,7 @@ func (p *pipeline) write(rows []tripRow) error {
 	}
 	p.sum.Written += int64(k)
 	if p.bar != nil {
-		p.bar.update(p.sum.Rows)
+		p.bar.Update(p.sum.Rows, p.src.fraction())
 	}
 	return nil
 }

@@ -169,6 +169,10 @@ type pageScratch struct {
 	lengths    []int32  // each id's suffix length
 	zones      []int32  // the page's zone indexes
 	packed     []byte   // the zone indexes, bit-packed
+	// rle is the RLE encoder of the zones or the levels, here because its
+	// errors would refer to it: one made afresh for each page would be
+	// allocated for each.
+	rle rle.Encoding
 }
 
 // parquetWriter writes the output schema to a parquet file.
@@ -244,162 +248,245 @@ func (p *parquetWriter) writePage(rows []tripRow) error {
 	return errors.Join(errs[:]...)
 }
 
-// encodePage appends one data page of column ci to its chunk, working in s.
+// encodePage appends one data page of column ci to its chunk, working in s:
+// it encodes the values (and, for an optional column, the definition
+// levels) in the column's encoding, merges their bounds into the chunk's
+// statistics, lays out the page body and appends it with its header.
 func (p *parquetWriter) encodePage(ci int, rows []tripRow, s *pageScratch) error {
 	c := &p.chunks[ci]
 	spec := &outputColumns[ci]
-	le := binary.LittleEndian
 	levels := slices.Grow(s.defs[:0], len(rows))
-	width := 8 // bytes a value, at most
-	switch spec.typ {
-	case format.Int32, format.Float:
-		width = 4
-	case format.ByteArray:
-		width = 4 + len(p.meta.ids.prefix) + 20
-	}
-	v := slices.Grow(s.encoded[:0], len(rows)*width)
-	nulls := 0
-	// Bounds of this page's values, merged into the chunk's at the end.
-	ilo, ihi := int64(math.MaxInt64), int64(math.MinInt64)
-	flo, fhi := math.Inf(1), math.Inf(-1)
+	v := slices.Grow(s.encoded[:0], len(rows)*maxValueWidth(spec.typ, len(p.meta.ids.prefix)))
+	st := noValues
+	var err error
 	switch ci {
 	case colRideID:
-		var (
-			prefixes, lengths = s.prefixes[:0], s.lengths[:0]
-			ok                bool
-		)
-		prefixes, lengths, s.ids, ok = p.ids.deltas(rows, prefixes, lengths, s.ids[:0])
-		if ok {
-			// DELTA_BYTE_ARRAY: the prefix lengths and the suffix lengths,
-			// each DELTA_BINARY_PACKED, then the suffixes.
-			s.prefixes, s.lengths = prefixes, lengths
-			var err error
-			for _, ns := range [2][]int32{prefixes, lengths} {
-				if s.packed, err = new(delta.BinaryPackedEncoding).EncodeInt32(s.packed[:0], ns); err != nil {
-					return err
-				}
-				v = append(v, s.packed...)
-			}
-			v = append(v, s.ids...)
-			break
-		}
-		// Ids of the input's own: parquet-go compares each with the one
-		// before.
-		ids, offsets := s.ids[:0], append(s.offsets[:0], 0)
-		for i := range rows {
-			ids = p.ids.append(ids, &rows[i])
-			offsets = append(offsets, uint32(len(ids)))
-		}
-		s.ids, s.offsets = ids, offsets
-		var err error
-		if v, err = new(delta.ByteArrayEncoding).EncodeByteArray(v, ids, offsets); err != nil {
-			return err
-		}
+		v, err = p.encodeRideIDs(v, rows, s)
 	case colPickup:
-		for i := range rows {
-			if x := rows[i].PickupMicros; x != noTime {
-				levels = append(levels, 1)
-				v = le.AppendUint64(v, uint64(x))
-				ilo, ihi = min(ilo, x), max(ihi, x)
-			} else {
-				levels = append(levels, 0)
-				nulls++
-			}
-		}
+		levels, v, st = appendPickups(levels, v, rows)
 	case colPU, colDO:
-		zones := s.zones[:0]
-		for i := range rows {
-			x := rows[i].PULocationID
-			if ci == colDO {
-				x = rows[i].DOLocationID
-			}
-			if !trip.ValidZone(x) { // scoring sets such rows aside
-				return fmt.Errorf("zone id %d of row %d is not in the zone dictionary", x, rows[i].Index)
-			}
-			zones = append(zones, int32(x-1))
-			ilo, ihi = min(ilo, x), max(ihi, x)
-		}
-		s.zones = zones
-		var err error
-		if s.packed, err = (&rle.Encoding{BitWidth: zoneBitWidth}).EncodeInt32(s.packed[:0], zones); err != nil {
-			return err
-		}
-		v = append(v, byte(zoneBitWidth))
-		v = append(v, s.packed...)
-	case colPassengers:
-		for i := range rows {
-			if x := rows[i].Passengers; !math.IsNaN(x) {
-				levels = append(levels, 1)
-				v = le.AppendUint64(v, math.Float64bits(x))
-				flo, fhi = min(flo, x), max(fhi, x)
-			} else {
-				levels = append(levels, 0)
-				nulls++
-			}
-		}
-	case colActual:
-		for i := range rows {
-			if m, ok := rows[i].actualMinutes(); ok {
-				levels = append(levels, 1)
-				v = le.AppendUint64(v, math.Float64bits(m))
-				flo, fhi = min(flo, m), max(fhi, m)
-			} else {
-				levels = append(levels, 0)
-				nulls++
-			}
-		}
+		v, st, err = appendZones(v, ci, rows, s)
+	case colPassengers, colActual:
+		levels, v, st = appendOptionalDoubles(levels, v, ci, rows)
 	case colPredicted, colLow, colHigh:
-		for i := range rows {
-			x := rows[i].Pred.Minutes
-			switch ci {
-			case colLow:
-				x = rows[i].Pred.Low
-			case colHigh:
-				x = rows[i].Pred.High
-			}
-			v = le.AppendUint32(v, math.Float32bits(x))
-			flo, fhi = min(flo, float64(x)), max(fhi, float64(x))
-		}
+		v, st = appendEstimates(v, ci, rows)
 	case colModelName, colModelVersion:
-		// Every value is index 0 of the dictionary: one RLE run, bit width 1.
-		v = append(v, 1)
-		v = binary.AppendUvarint(v, uint64(len(rows))<<1)
-		v = append(v, 0)
+		v = appendFirstEntryRun(v, len(rows))
 	}
-	if ilo <= ihi {
-		c.boundInts(ilo, ihi)
+	if err != nil {
+		return err
+	}
+	c.mergeBounds(st)
+	s.encoded, s.defs = v, levels
+	body, err := s.pageBody(spec.optional, levels, v, len(rows))
+	if err != nil {
+		return err
+	}
+	err = c.appendPage(dataPageHeader(spec.encoding, len(rows), st.nulls), body, spec.snappy, s)
+	c.values += int64(len(rows))
+	c.nulls += int64(st.nulls)
+	return err
+}
+
+// maxValueWidth is the most bytes one value of type t takes encoded, for a
+// page's buffer: a ride id (byte array) takes its length, the prefix and
+// at most 20 digits.
+func maxValueWidth(t format.Type, prefix int) int {
+	switch t {
+	case format.Int32, format.Float:
+		return 4
+	case format.ByteArray:
+		return 4 + prefix + 20
+	}
+	return 8
+}
+
+// pageStats is what encoding a page's values learns for the statistics:
+// how many are null, and the bounds of the others, integer (ilo..ihi) or
+// float (flo..fhi). Bounds that no value set are empty (lo > hi); float
+// bounds are NaN when a value was.
+type pageStats struct {
+	nulls    int
+	ilo, ihi int64
+	flo, fhi float64
+}
+
+// noValues is the pageStats of no values: no nulls, empty bounds.
+var noValues = pageStats{ilo: math.MaxInt64, ihi: math.MinInt64, flo: math.Inf(1), fhi: math.Inf(-1)}
+
+// encodeRideIDs encodes the rows' ride ids, DELTA_BYTE_ARRAY, into buf
+// from its start. Ids counted up from the row index come as prefix and
+// suffix lengths from the counter, which compares nothing; ids of the
+// input's own are left to parquet-go, which compares each with the one
+// before.
+func (p *parquetWriter) encodeRideIDs(buf []byte, rows []tripRow, s *pageScratch) ([]byte, error) {
+	v := buf[:0]
+	var (
+		prefixes, lengths = s.prefixes[:0], s.lengths[:0]
+		ok                bool
+	)
+	prefixes, lengths, s.ids, ok = p.ids.deltas(rows, prefixes, lengths, s.ids[:0])
+	if ok {
+		// DELTA_BYTE_ARRAY: the prefix lengths and the suffix lengths,
+		// each DELTA_BINARY_PACKED, then the suffixes.
+		s.prefixes, s.lengths = prefixes, lengths
+		var err error
+		for _, ns := range [2][]int32{prefixes, lengths} {
+			if s.packed, err = new(delta.BinaryPackedEncoding).EncodeInt32(s.packed[:0], ns); err != nil {
+				return v, err
+			}
+			v = append(v, s.packed...)
+		}
+		return append(v, s.ids...), nil
+	}
+	// Ids of the input's own: each id end to end, and where each ends.
+	ids, offsets := s.ids[:0], append(s.offsets[:0], 0)
+	for i := range rows {
+		ids = p.ids.append(ids, &rows[i])
+		offsets = append(offsets, uint32(len(ids)))
+	}
+	s.ids, s.offsets = ids, offsets
+	return new(delta.ByteArrayEncoding).EncodeByteArray(v, ids, offsets)
+}
+
+// appendPickups appends the pickup times, PLAIN, to v and their definition
+// levels to levels: an unknown time is a null.
+func appendPickups(levels []uint8, v []byte, rows []tripRow) ([]uint8, []byte, pageStats) {
+	st := noValues
+	for i := range rows {
+		if x := rows[i].PickupMicros; x != noTime {
+			levels = append(levels, 1)
+			v = binary.LittleEndian.AppendUint64(v, uint64(x))
+			st.ilo, st.ihi = min(st.ilo, x), max(st.ihi, x)
+		} else {
+			levels = append(levels, 0)
+			st.nulls++
+		}
+	}
+	return levels, v, st
+}
+
+// appendZones appends the pickup (colPU) or drop-off (colDO) zones to v as
+// RLE_DICTIONARY indexes into the zone dictionary: the bit width, then the
+// indexes RLE/bit-packed. A zone the dictionary lacks is an error (scoring
+// sets such rows aside).
+func appendZones(v []byte, ci int, rows []tripRow, s *pageScratch) ([]byte, pageStats, error) {
+	st := noValues
+	zones := s.zones[:0]
+	for i := range rows {
+		x := rows[i].PULocationID
+		if ci == colDO {
+			x = rows[i].DOLocationID
+		}
+		if !trip.ValidZone(x) {
+			return v, st, fmt.Errorf("zone id %d of row %d is not in the zone dictionary", x, rows[i].Index)
+		}
+		zones = append(zones, int32(x-1))
+		st.ilo, st.ihi = min(st.ilo, x), max(st.ihi, x)
+	}
+	s.zones = zones
+	var err error
+	s.rle = rle.Encoding{BitWidth: zoneBitWidth}
+	if s.packed, err = s.rle.EncodeInt32(s.packed[:0], zones); err != nil {
+		return v, st, err
+	}
+	v = append(v, byte(zoneBitWidth))
+	return append(v, s.packed...), st, nil
+}
+
+// appendOptionalDoubles appends the passenger counts (colPassengers) or the
+// actual minutes (colActual), PLAIN, to v and their definition levels to
+// levels: an unknown count or time is a null.
+func appendOptionalDoubles(levels []uint8, v []byte, ci int, rows []tripRow) ([]uint8, []byte, pageStats) {
+	st := noValues
+	for i := range rows {
+		x, ok := rows[i].Passengers, !math.IsNaN(rows[i].Passengers)
+		if ci == colActual {
+			x, ok = rows[i].actualMinutes()
+		}
+		if ok {
+			levels = append(levels, 1)
+			v = binary.LittleEndian.AppendUint64(v, math.Float64bits(x))
+			st.flo, st.fhi = min(st.flo, x), max(st.fhi, x)
+		} else {
+			levels = append(levels, 0)
+			st.nulls++
+		}
+	}
+	return levels, v, st
+}
+
+// appendEstimates appends the estimate (colPredicted) or the low (colLow)
+// or high (colHigh) end of its interval, PLAIN, to v.
+func appendEstimates(v []byte, ci int, rows []tripRow) ([]byte, pageStats) {
+	st := noValues
+	for i := range rows {
+		x := rows[i].Pred.Minutes
+		switch ci {
+		case colLow:
+			x = rows[i].Pred.Low
+		case colHigh:
+			x = rows[i].Pred.High
+		}
+		v = binary.LittleEndian.AppendUint32(v, math.Float32bits(x))
+		st.flo, st.fhi = min(st.flo, float64(x)), max(st.fhi, float64(x))
+	}
+	return v, st
+}
+
+// appendFirstEntryRun appends n values that are all index 0 of a
+// one-value dictionary, RLE_DICTIONARY: bit width 1, one RLE run.
+func appendFirstEntryRun(v []byte, n int) []byte {
+	v = append(v, 1)
+	v = binary.AppendUvarint(v, uint64(n)<<1)
+	return append(v, 0)
+}
+
+// mergeBounds merges a page's bounds into the chunk's statistics.
+func (c *chunkWriter) mergeBounds(st pageStats) {
+	if st.ilo <= st.ihi {
+		c.boundInts(st.ilo, st.ihi)
 	}
 	switch {
-	case math.IsNaN(flo) || math.IsNaN(fhi):
+	case math.IsNaN(st.flo) || math.IsNaN(st.fhi):
 		// min and max turned NaN at the first NaN and lost the page's
 		// other values: the chunk can state no bounds.
 		c.nan = true
-	case flo <= fhi: // false when every value is null
-		c.boundFloats(flo, fhi)
+	case st.flo <= st.fhi: // false when every value is null
+		c.boundFloats(st.flo, st.fhi)
 	}
-	s.encoded, s.defs = v, levels
-	body := slices.Grow(s.body[:0], len(v)+len(rows)/4+16)
-	if spec.optional {
+}
+
+// pageBody lays out a data page's body in s.body, uncompressed: for an
+// optional column the definition levels, RLE after their byte length,
+// then the values. rows sizes the buffer.
+func (s *pageScratch) pageBody(optional bool, levels []uint8, values []byte, rows int) ([]byte, error) {
+	body := slices.Grow(s.body[:0], len(values)+rows/4+16)
+	if optional {
 		var err error
-		if s.levels, err = (&rle.Encoding{BitWidth: 1}).EncodeLevels(s.levels[:0], levels); err != nil {
-			return err
+		s.rle = rle.Encoding{BitWidth: 1}
+		if s.levels, err = s.rle.EncodeLevels(s.levels[:0], levels); err != nil {
+			return nil, err
 		}
-		body = le.AppendUint32(body, uint32(len(s.levels)))
+		body = binary.LittleEndian.AppendUint32(body, uint32(len(s.levels)))
 		body = append(body, s.levels...)
 	}
-	body = append(body, v...)
+	body = append(body, values...)
 	s.body = body
-	err := c.appendPage(format.PageHeader{
+	return body, nil
+}
+
+// dataPageHeader is the header of a v1 data page of n values, nulls of
+// them null, in encoding e; appendPage sets the sizes.
+func dataPageHeader(e format.Encoding, n, nulls int) format.PageHeader {
+	return format.PageHeader{
 		Type: format.DataPage,
 		DataPageHeader: thrift.New(format.DataPageHeader{
-			NumValues: int32(len(rows)), Encoding: spec.encoding,
+			NumValues: int32(n), Encoding: e,
 			DefinitionLevelEncoding: format.RLE, RepetitionLevelEncoding: format.RLE,
 			Statistics: format.Statistics{NullCount: int64(nulls)},
 		}),
-	}, body, spec.snappy, s)
-	c.values += int64(len(rows))
-	c.nulls += int64(nulls)
-	return err
+	}
 }
 
 // boundInts merges a page's integer bounds into the chunk's.

@@ -39,24 +39,54 @@ type Linear struct {
 	p linearParams
 }
 
-// Fit solves the least-squares problem on examples.
+// Fit solves the least-squares problem on examples: it lays out a column
+// for each category seen, sums the normal equations, centres them (which
+// takes the intercept out), solves them for the minimum-norm coefficients
+// and unpacks those by zone and passenger category, with the residuals'
+// quantiles for the range.
 func (LinearEstimator) Fit(ctx context.Context, examples []trip.Example) (Model, error) {
 	if len(examples) == 0 {
 		return nil, errors.New("fit linear: no training examples")
 	}
-	// Column layout: PU zones, DO zones, passenger categories; only
-	// categories seen in training get a column.
-	const nz = trip.MaxZone + 1
-	col := make([]int, 2*nz+numPassengerCats)
+	col, k := linearColumns(examples)
+	ne, err := linearNormalEquations(ctx, examples, col, k)
+	if err != nil {
+		return nil, err
+	}
+	n := float64(len(examples))
+	ymean := ne.ysum / n
+	a, b := ne.centred(n, ymean)
+	coef, err := minNormSolve(a, b)
+	if err != nil {
+		return nil, err
+	}
+	p := linearCoefficients(col, coef, ne.cnt, n, ymean)
+	m := &Linear{p: p}
+	res := make([]float64, len(examples))
+	for i, e := range examples {
+		res[i] = float64(e.Minutes) - m.estimate(e.Trip)
+	}
+	p.ResidualLow, p.ResidualHigh = quantile(res, 0.1), quantile(res, 0.9)
+	return newLinear(p)
+}
+
+// linearCategory is the one-hot category of each of an example's three
+// inputs, in the layout PU zones 0..MaxZone, DO zones, passenger
+// categories.
+func linearCategory(e trip.Example) [3]int {
+	return [3]int{int(e.PULocationID), nz + int(e.DOLocationID), 2*nz + passengerIndex(e.Passengers)}
+}
+
+// linearColumns numbers the categories the examples use, in category
+// order: col[c] is category c's column, -1 for one never seen, and k is
+// the number of columns.
+func linearColumns(examples []trip.Example) (col []int, k int) {
+	col = make([]int, 2*nz+numPassengerCats)
 	for i := range col {
 		col[i] = -1
 	}
-	cat := func(e trip.Example) [3]int {
-		return [3]int{int(e.PULocationID), nz + int(e.DOLocationID), 2*nz + passengerIndex(e.Passengers)}
-	}
-	var k int
 	for _, e := range examples {
-		for _, c := range cat(e) {
+		for _, c := range linearCategory(e) {
 			if col[c] < 0 {
 				col[c] = 0
 			}
@@ -68,40 +98,65 @@ func (LinearEstimator) Fit(ctx context.Context, examples []trip.Example) (Model,
 			k++
 		}
 	}
-	n := float64(len(examples))
-	gram := make([]float64, k*k)
-	xty := make([]float64, k)
-	cnt := make([]float64, k)
-	var ysum float64
+	return col, k
+}
+
+// normalEquations are the sums of least squares on one-hot columns, before
+// centring: X'X (k×k, row-major), X'y, each column's count of ones (its
+// diagonal) and the sum of y.
+type normalEquations struct {
+	k    int
+	gram []float64
+	xty  []float64
+	cnt  []float64
+	ysum float64
+}
+
+// linearNormalEquations sums the normal equations over the examples in the
+// layout of col, checking ctx every 65,536 examples.
+func linearNormalEquations(ctx context.Context, examples []trip.Example, col []int, k int) (*normalEquations, error) {
+	ne := &normalEquations{k: k, gram: make([]float64, k*k), xty: make([]float64, k), cnt: make([]float64, k)}
 	for i, e := range examples {
 		if i%65536 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		c := cat(e)
+		c := linearCategory(e)
 		y := float64(e.Minutes)
-		ysum += y
+		ne.ysum += y
 		for _, a := range c {
 			ia := col[a]
-			cnt[ia]++
-			xty[ia] += y
+			ne.cnt[ia]++
+			ne.xty[ia] += y
 			for _, b := range c {
-				gram[ia*k+col[b]]++
+				ne.gram[ia*k+col[b]]++
 			}
 		}
 	}
-	ymean := ysum / n
-	// Centre: A = X'X - n μμ', b = X'y - n μ ȳ with μ the column means.
+	return ne, nil
+}
+
+// centred are the normal equations of the columns centred on their means μ
+// over n examples whose mean y is ymean: A = X'X - n μμ', b = X'y - n μ ȳ.
+func (ne *normalEquations) centred(n, ymean float64) (*mat.SymDense, *mat.VecDense) {
+	k := ne.k
 	a := mat.NewSymDense(k, nil)
 	b := mat.NewVecDense(k, nil)
 	for i := 0; i < k; i++ {
-		mi := cnt[i] / n
-		b.SetVec(i, xty[i]-n*mi*ymean)
+		mi := ne.cnt[i] / n
+		b.SetVec(i, ne.xty[i]-n*mi*ymean)
 		for j := i; j < k; j++ {
-			a.SetSym(i, j, gram[i*k+j]-n*mi*cnt[j]/n)
+			a.SetSym(i, j, ne.gram[i*k+j]-n*mi*ne.cnt[j]/n)
 		}
 	}
+	return a, b
+}
+
+// minNormSolve is the minimum-norm solution of a x = b for a symmetric a,
+// singular as centred one-hot blocks are: x = V diag(1/λ) V' b over the
+// eigenvalues λ above the rank tolerance, k × the largest × 1e-12.
+func minNormSolve(a *mat.SymDense, b *mat.VecDense) (*mat.VecDense, error) {
 	var eig mat.EigenSym
 	if !eig.Factorize(a, true) {
 		return nil, errors.New("fit linear: eigendecomposition did not converge")
@@ -109,8 +164,7 @@ func (LinearEstimator) Fit(ctx context.Context, examples []trip.Example) (Model,
 	vals := eig.Values(nil)
 	var vecs mat.Dense
 	eig.VectorsTo(&vecs)
-	// coef = V diag(1/λ) V' b over eigenvalues above the rank tolerance.
-	tol := float64(k) * slices.Max(vals) * 1e-12
+	tol := float64(a.SymmetricDim()) * slices.Max(vals) * 1e-12
 	var vtb mat.VecDense
 	vtb.MulVec(vecs.T(), b)
 	for i, l := range vals {
@@ -122,7 +176,14 @@ func (LinearEstimator) Fit(ctx context.Context, examples []trip.Example) (Model,
 	}
 	var coef mat.VecDense
 	coef.MulVec(&vecs, &vtb)
+	return &coef, nil
+}
 
+// linearCoefficients unpacks the centred solution coef, column by column
+// of col, into coefficients by zone and passenger category (zero for a
+// category never seen), and the intercept that undoes the centring:
+// ȳ - Σ coef·μ.
+func linearCoefficients(col []int, coef *mat.VecDense, cnt []float64, n, ymean float64) linearParams {
 	p := linearParams{
 		PU:         make([]float64, nz),
 		DO:         make([]float64, nz),
@@ -145,13 +206,7 @@ func (LinearEstimator) Fit(ctx context.Context, examples []trip.Example) (Model,
 		}
 	}
 	p.Intercept = intercept
-	m := &Linear{p: p}
-	res := make([]float64, len(examples))
-	for i, e := range examples {
-		res[i] = float64(e.Minutes) - m.estimate(e.Trip)
-	}
-	p.ResidualLow, p.ResidualHigh = quantile(res, 0.1), quantile(res, 0.9)
-	return newLinear(p)
+	return p
 }
 
 func newLinear(p linearParams) (*Linear, error) {

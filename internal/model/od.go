@@ -337,10 +337,28 @@ func (f *pairFit) estimate(t trip.Trip) float64 {
 }
 
 // fitPairs fits pair estimates and passenger offsets on the examples for
-// which use returns true (all when use is nil).
+// which use returns true (all when use is nil): each pair's prior is the
+// regression on additive zone effects and geography, plus the smoothed
+// residuals of nearby pairs; the reverse pair's evidence and then the
+// pair's own pull its estimate from there.
 func fitPairs(examples []trip.Example, use func(int) bool, s ODSettings, g *geography) *pairFit {
-	sum := make([]float64, numPairs)
-	cnt := make([]float64, numPairs)
+	sum, cnt, mean := pairSums(examples, use)
+	a, b := additiveEffects(sum, cnt, mean, s.ZoneShrinkage)
+	xtx, xty, seen := priorNormalEquations(sum, cnt, a, b, g)
+	beta := solveRidge(xtx, xty, s.Ridge, mean)
+	prior := priorEstimates(beta, a, b, g)
+	if g.kernel != nil {
+		smoothResiduals(prior, sum, cnt, g.kernel, s.KernelShrinkage)
+	}
+	est := shrinkPairs(prior, sum, cnt, s.ReverseShrinkage, s.PairShrinkage)
+	return &pairFit{est: est, seen: seen, pax: passengerOffsets(examples, use, est, s.PassengerShrinkage)}
+}
+
+// pairSums are, by pair, the sum of the used examples' minutes and their
+// count, and the mean of all used minutes.
+func pairSums(examples []trip.Example, use func(int) bool) (sum, cnt []float64, mean float64) {
+	sum = make([]float64, numPairs)
+	cnt = make([]float64, numPairs)
 	var total, n float64
 	for i, ex := range examples {
 		if use != nil && !use(i) {
@@ -352,14 +370,15 @@ func fitPairs(examples []trip.Example, use func(int) bool, s ODSettings, g *geog
 		total += float64(ex.Minutes)
 		n++
 	}
-	mean := total / n
-	a, b := additiveEffects(sum, cnt, mean, s.ZoneShrinkage)
+	return sum, cnt, total / n
+}
 
-	// Prior regression over seen pairs, each weighing the same.
+// priorNormalEquations sums the normal equations of the prior regression
+// of pair means on the pair features, over the seen pairs (those with a
+// count), each weighing the same; seen is how many there are. Only the
+// upper triangle of X'X is summed, and zero features are skipped.
+func priorNormalEquations(sum, cnt, a, b []float64, g *geography) (xtx *mat.SymDense, xty *mat.VecDense, seen int) {
 	var f []float64
-	var xtx *mat.SymDense
-	var xty *mat.VecDense
-	seen := 0
 	for k := range numPairs {
 		if cnt[k] == 0 {
 			continue
@@ -382,8 +401,16 @@ func fitPairs(examples []trip.Example, use func(int) bool, s ODSettings, g *geog
 			}
 		}
 	}
+	return xtx, xty, seen
+}
+
+// solveRidge solves the prior regression with the ridge penalty on every
+// coefficient but the intercept (the first), which gets 1e-9 to keep the
+// system definite. xtx is changed. When the system is singular all the
+// same, the prior is the mean.
+func solveRidge(xtx *mat.SymDense, xty *mat.VecDense, ridge, mean float64) *mat.VecDense {
 	for i := 1; i < xtx.SymmetricDim(); i++ {
-		xtx.SetSym(i, i, xtx.At(i, i)+s.Ridge)
+		xtx.SetSym(i, i, xtx.At(i, i)+ridge)
 	}
 	xtx.SetSym(0, 0, xtx.At(0, 0)+1e-9)
 	var beta mat.VecDense
@@ -391,6 +418,13 @@ func fitPairs(examples []trip.Example, use func(int) bool, s ODSettings, g *geog
 		beta = *mat.NewVecDense(xtx.SymmetricDim(), nil)
 		beta.SetVec(0, mean)
 	}
+	return &beta
+}
+
+// priorEstimates is the regression's estimate for every pair, clamped to
+// the minutes a trip can take.
+func priorEstimates(beta *mat.VecDense, a, b []float64, g *geography) []float64 {
+	var f []float64
 	prior := make([]float64, numPairs)
 	for k := range numPairs {
 		f = g.features(k/nz, k%nz, a, b, f)
@@ -400,36 +434,50 @@ func fitPairs(examples []trip.Example, use func(int) bool, s ODSettings, g *geog
 		}
 		prior[k] = clampMinutes(v)
 	}
+	return prior
+}
 
-	// Spatial smoothing of residuals: prior += (K R Kᵀ) / (K N Kᵀ + c).
-	if g.kernel != nil {
-		r := mat.NewDense(nz, nz, nil)
-		c := mat.NewDense(nz, nz, nil)
-		for k := range numPairs {
-			if cnt[k] > 0 {
-				r.Set(k/nz, k%nz, sum[k]-cnt[k]*prior[k])
-				c.Set(k/nz, k%nz, cnt[k])
-			}
-		}
-		var tmp, kr, kc mat.Dense
-		tmp.Mul(g.kernel, r)
-		kr.Mul(&tmp, g.kernel.T())
-		tmp.Mul(g.kernel, c)
-		kc.Mul(&tmp, g.kernel.T())
-		for k := range numPairs {
-			prior[k] += kr.At(k/nz, k%nz) / (kc.At(k/nz, k%nz) + s.KernelShrinkage)
+// smoothResiduals adds to each pair's prior the residuals of the seen
+// pairs around it, smoothed by kernel over pickup and over dropoff zones
+// and shrunk by their smoothed count: prior += (K R Kᵀ) / (K N Kᵀ + shrink).
+func smoothResiduals(prior, sum, cnt []float64, kernel *mat.Dense, shrink float64) {
+	r := mat.NewDense(nz, nz, nil)
+	c := mat.NewDense(nz, nz, nil)
+	for k := range numPairs {
+		if cnt[k] > 0 {
+			r.Set(k/nz, k%nz, sum[k]-cnt[k]*prior[k])
+			c.Set(k/nz, k%nz, cnt[k])
 		}
 	}
-	// The reverse trip's evidence, then the pair's own.
+	var tmp, kr, kc mat.Dense
+	tmp.Mul(kernel, r)
+	kr.Mul(&tmp, kernel.T())
+	tmp.Mul(kernel, c)
+	kc.Mul(&tmp, kernel.T())
+	for k := range numPairs {
+		prior[k] += kr.At(k/nz, k%nz) / (kc.At(k/nz, k%nz) + shrink)
+	}
+}
+
+// shrinkPairs is each pair's estimate: its prior moved by the reverse
+// pair's residuals (pseudo-count reverse), then its own mean shrunk
+// towards that (pseudo-count own), clamped.
+func shrinkPairs(prior, sum, cnt []float64, reverse, own float64) []float64 {
 	est := make([]float64, numPairs)
 	for k := range numPairs {
 		u, d := k/nz, k%nz
 		rk := d*nz + u
-		p := prior[k] + (sum[rk]-cnt[rk]*prior[rk])/(cnt[rk]+s.ReverseShrinkage)
-		est[k] = clampMinutes((sum[k] + s.PairShrinkage*p) / (cnt[k] + s.PairShrinkage))
+		p := prior[k] + (sum[rk]-cnt[rk]*prior[rk])/(cnt[rk]+reverse)
+		est[k] = clampMinutes((sum[k] + own*p) / (cnt[k] + own))
 	}
-	fit := &pairFit{est: est, seen: seen}
-	var psum, pcnt [numPassengerCats]float64
+	return est
+}
+
+// passengerOffsets is, by passenger category, the used examples' mean
+// residual from the pair estimates est, shrunk towards 0 by pseudo-count
+// shrink.
+func passengerOffsets(examples []trip.Example, use func(int) bool, est []float64, shrink float64) [numPassengerCats]float64 {
+	var psum, pcnt, pax [numPassengerCats]float64
 	for i, ex := range examples {
 		if use != nil && !use(i) {
 			continue
@@ -438,10 +486,10 @@ func fitPairs(examples []trip.Example, use func(int) bool, s ODSettings, g *geog
 		psum[c] += float64(ex.Minutes) - est[pairIndex(ex.Trip)]
 		pcnt[c]++
 	}
-	for c := range fit.pax {
-		fit.pax[c] = psum[c] / (pcnt[c] + s.PassengerShrinkage)
+	for c := range pax {
+		pax[c] = psum[c] / (pcnt[c] + shrink)
 	}
-	return fit
+	return pax
 }
 
 func pairIndex(t trip.Trip) int { return int(t.PULocationID)*nz + int(t.DOLocationID) }

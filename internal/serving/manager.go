@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/taxieta/taxieta/internal/backoff"
 	"github.com/taxieta/taxieta/internal/trip"
 )
 
@@ -187,24 +188,21 @@ func (m *Manager) Follow(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		return
 	}
-	wait := interval
+	wait := backoff.New(interval, 10*interval)
 	for {
-		select {
-		case <-ctx.Done():
+		if backoff.Sleep(ctx, wait.Delay()) != nil {
 			return
-		case <-time.After(wait):
 		}
 		rctx, cancel := context.WithTimeout(ctx, max(interval, 30*time.Second))
 		_, err := m.Reload(rctx)
 		cancel()
 		switch {
 		case err == nil:
-			wait = interval
+			wait.Reset()
 		case ctx.Err() != nil:
 			return
 		default:
-			wait = min(2*wait, 10*interval)
-			m.log.Warn("following the model reference failed; serving on", "err", err, "retry_in", wait.String())
+			m.log.Warn("following the model reference failed; serving on", "err", err, "retry_in", wait.Advance().String())
 		}
 	}
 }

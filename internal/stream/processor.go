@@ -26,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/taxieta/taxieta/internal/backoff"
 	"github.com/taxieta/taxieta/internal/serving"
 )
 
@@ -253,7 +254,7 @@ func (p *processor) fetchLoop(ctx context.Context, cons jetstream.Consumer, pend
 			close(msgs)
 		}()
 		slots := make(chan struct{}, fetchesOutstanding)
-		backoff := newBackoff()
+		retry := backoff.New(50*time.Millisecond, 5*time.Second)
 		for {
 			select {
 			case slots <- struct{}{}:
@@ -270,11 +271,11 @@ func (p *processor) fetchLoop(ctx context.Context, cons jetstream.Consumer, pend
 					fail(ferr)
 					return
 				}
-				p.log.Warn("fetch failed; retrying", "err", err, "retry_in", backoff.next())
-				backoff.wait(fetchCtx)
+				p.log.Warn("fetch failed; retrying", "err", err, "retry_in", retry.Delay())
+				_ = retry.Wait(fetchCtx) // a done fetchCtx ends the loop at its top
 				continue
 			}
-			backoff.reset()
+			retry.Reset()
 			batches.Go(func() {
 				defer func() { <-slots }()
 				for msg := range batch.Messages() {
@@ -311,23 +312,6 @@ func (p *processor) fatal(err error) error {
 		return fmt.Errorf("stream: %w", err)
 	}
 	return nil
-}
-
-// backoff is an exponential delay between retries, 50ms to 5s.
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{d: 50 * time.Millisecond} }
-
-func (b *backoff) reset()              { b.d = 50 * time.Millisecond }
-func (b *backoff) next() time.Duration { return b.d }
-
-// wait sleeps the current delay (or until ctx is done) and doubles it.
-func (b *backoff) wait(ctx context.Context) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(b.d):
-	}
-	b.d = min(2*b.d, 5*time.Second)
 }
 
 // model returns the version to estimate the next event with, noting a

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/taxieta/taxieta/internal/progress"
 )
 
 // Fetcher downloads monthly TLC files. Downloads are atomic: a file appears
@@ -72,15 +74,20 @@ func (f *Fetcher) download(ctx context.Context, u, dst string) error {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
-	var w io.Writer = tmp
+	var (
+		w   io.Writer = tmp
+		bar *byteProgress
+	)
 	if f.Progress != nil {
-		bar := &progress{out: f.Progress, name: filepath.Base(dst), total: resp.ContentLength, start: time.Now()}
+		bar = &byteProgress{bar: progress.New(f.Progress, filepath.Base(dst), progress.Bytes), total: resp.ContentLength}
 		w = io.MultiWriter(tmp, bar)
-		defer bar.done()
 	}
 	n, err := io.Copy(w, resp.Body)
 	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
 		err = fmt.Errorf("got %d of %d bytes", n, resp.ContentLength)
+	}
+	if bar != nil {
+		bar.bar.Finish(bar.n, bar.fraction(), err == nil)
 	}
 	if err == nil {
 		err = tmp.Sync()
@@ -94,39 +101,26 @@ func (f *Fetcher) download(ctx context.Context, u, dst string) error {
 	return os.Rename(tmp.Name(), dst)
 }
 
-// progress draws a one-line progress bar, redrawn at most ten times a second.
-type progress struct {
-	out   io.Writer
-	name  string
-	total int64
+// byteProgress is an io.Writer that counts the bytes written through it
+// on a progress bar.
+type byteProgress struct {
+	bar   *progress.Bar
 	n     int64
-	start time.Time
-	last  time.Time
+	total int64 // -1 when unknown
 }
 
-func (p *progress) Write(b []byte) (int, error) {
+func (p *byteProgress) Write(b []byte) (int, error) {
 	p.n += int64(len(b))
-	if now := time.Now(); now.Sub(p.last) >= 100*time.Millisecond {
-		p.last = now
-		p.draw()
-	}
+	p.bar.Update(p.n, p.fraction())
 	return len(b), nil
 }
 
-func (p *progress) draw() {
-	const width = 30
-	if p.total > 0 {
-		filled := int(float64(width) * float64(p.n) / float64(p.total))
-		fmt.Fprintf(p.out, "\r%s [%s%s] %5.1f%% %.1f MB", p.name, strings.Repeat("=", filled),
-			strings.Repeat(" ", width-filled), 100*float64(p.n)/float64(p.total), float64(p.n)/1e6)
-		return
+// fraction is the share of the file written, or -1 when its size is unknown.
+func (p *byteProgress) fraction() float64 {
+	if p.total <= 0 {
+		return -1
 	}
-	fmt.Fprintf(p.out, "\r%s %.1f MB", p.name, float64(p.n)/1e6)
-}
-
-func (p *progress) done() {
-	p.draw()
-	fmt.Fprintf(p.out, " in %s\n", time.Since(p.start).Round(time.Millisecond))
+	return float64(p.n) / float64(p.total)
 }
 
 // IsTerminal reports whether f is a terminal, where a progress bar belongs.

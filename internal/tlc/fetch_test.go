@@ -49,8 +49,10 @@ func TestResolveDownloadsIntoCache(t *testing.T) {
 	if hits != 1 {
 		t.Errorf("%d downloads; want 1 (the second resolve uses the cache)", hits)
 	}
-	if !strings.Contains(progress.String(), "green_tripdata_2021-02.parquet") {
-		t.Errorf("no progress shown: %q", progress.String())
+	// The bar ends full, with the outcome.
+	if p := progress.String(); !strings.Contains(p, "green_tripdata_2021-02.parquet [") || !strings.Contains(p, "100.0%") ||
+		!strings.HasSuffix(p, "\n") || !strings.Contains(p, " done in ") {
+		t.Errorf("progress shown: %q; want the file's bar, ending full and done", p)
 	}
 	if _, err := r.Resolve(context.Background(), "green:2020-07"); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("a month the server lacks: err = %v; want the 404", err)
