@@ -3,12 +3,12 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
 
 	"github.com/taxieta/taxieta/internal/apierr"
+	"github.com/taxieta/taxieta/internal/httpbody"
 	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/trip"
 )
@@ -112,32 +112,11 @@ func (s *Server) readJSONBody(r *http.Request, buf *[]byte, limit int64) ([]byte
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return nil, apierr.New(apierr.UnsupportedMediaType, "send the body as application/json")
 	}
-	if r.ContentLength > limit {
-		return nil, apierr.New(apierr.TooLarge, fmt.Sprintf("body of %d bytes is over the limit of %d", r.ContentLength, limit))
+	b, err := httpbody.Read(r, *buf, limit)
+	*buf = b[:0]
+	if err != nil {
+		return nil, err
 	}
-	b := *buf
-	if want := int(r.ContentLength) + 1; r.ContentLength >= 0 && cap(b) < want {
-		b = make([]byte, 0, want)
-	}
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if int64(len(b)) > limit {
-			*buf = b[:0]
-			return nil, apierr.New(apierr.TooLarge, fmt.Sprintf("body is over the limit of %d bytes", limit))
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			*buf = b[:0]
-			return nil, apierr.Wrap(apierr.Malformed, err, "reading the body failed: "+err.Error())
-		}
-	}
-	*buf = b
 	return b, nil
 }
 

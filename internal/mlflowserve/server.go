@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/taxieta/taxieta/internal/apierr"
+	"github.com/taxieta/taxieta/internal/httpbody"
 	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/trip"
 	"github.com/taxieta/taxieta/internal/tripjson"
@@ -102,10 +104,10 @@ func (s *Server) Invocations() http.Handler {
 		}
 		b := s.bufs.Get().(*buffers)
 		defer s.put(b)
-		body, status, err := readBody(r, b.body[:0], s.opts.MaxBodyBytes)
+		body, err := httpbody.Read(r, b.body, s.opts.MaxBodyBytes)
 		b.body = body[:0]
 		if err != nil {
-			writeError(w, status, codeBadRequest, err.Error())
+			writeError(w, apierr.KindOf(err).HTTPStatus(), codeBadRequest, apierr.Message(err))
 			return
 		}
 		b.dec = decoder{ny: s.opts.Location, maxRows: s.opts.MaxRows, trips: b.dec.trips[:0], problems: b.dec.problems[:0]}
@@ -172,32 +174,6 @@ func contentType(ct string) (csv bool, err error) {
 		return true, nil
 	}
 	return false, mlflowMessage(fmt.Sprintf("This predictor only supports the following content types: application/json, text/csv. Got %q", ct))
-}
-
-// readBody reads the body into b, up to limit bytes.
-func readBody(r *http.Request, b []byte, limit int64) ([]byte, int, error) {
-	if r.ContentLength > limit {
-		return b, http.StatusRequestEntityTooLarge, fmt.Errorf("body of %d bytes is over the limit of %d", r.ContentLength, limit)
-	}
-	if r.ContentLength > 0 && int64(cap(b)) < r.ContentLength {
-		b = make([]byte, 0, r.ContentLength)
-	}
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if int64(len(b)) > limit {
-			return b, http.StatusRequestEntityTooLarge, fmt.Errorf("body is over the limit of %d bytes", limit)
-		}
-		if err == io.EOF {
-			return b, 0, nil
-		}
-		if err != nil {
-			return b, http.StatusBadRequest, fmt.Errorf("reading the body failed: %w", err)
-		}
-	}
 }
 
 // appendPredictions writes {"predictions": [...]}, a record per row with
