@@ -1,0 +1,137 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taxieta/taxieta/internal/testenv"
+)
+
+// promtool is the promtool the test script installed (scripts/services/promtool.sh).
+func promtool(t *testing.T) string {
+	t.Helper()
+	return testenv.Service(t, "TAXIETA_PROMTOOL")
+}
+
+// runPromtool runs promtool with args in dir, with stdin, failing the test
+// with its output when it exits non-zero.
+func runPromtool(t *testing.T, dir string, stdin io.Reader, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(promtool(t), args...)
+	cmd.Dir = dir
+	cmd.Stdin = stdin
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// The alert rules are valid, and their unit tests (every alert firing and
+// not firing) pass.
+func TestPrometheusAlertRules(t *testing.T) {
+	dir := filepath.Join(repoRoot(t), "deploy", "prometheus")
+	runPromtool(t, dir, nil, "check", "rules", "alerts.yaml")
+	out := runPromtool(t, dir, nil, "test", "rules", "alerts_test.yaml")
+	if !strings.Contains(out, "SUCCESS") {
+		t.Fatalf("promtool test rules: no SUCCESS:\n%s", out)
+	}
+}
+
+// Every alert of alerts.yaml has a unit test.
+func TestPrometheusEveryAlertTested(t *testing.T) {
+	dir := filepath.Join(repoRoot(t), "deploy", "prometheus")
+	rules := readFile(t, filepath.Join(dir, "alerts.yaml"))
+	tests := readFile(t, filepath.Join(dir, "alerts_test.yaml"))
+	n := 0
+	for _, line := range strings.Split(rules, "\n") {
+		name, ok := strings.CutPrefix(strings.TrimSpace(line), "- alert: ")
+		if !ok {
+			continue
+		}
+		n++
+		if c := strings.Count(tests, "alertname: "+name+"\n"); c < 2 {
+			t.Errorf("alert %s: %d evaluations in alerts_test.yaml, want firing and not firing", name, c)
+		}
+	}
+	if n == 0 {
+		t.Fatal("alerts.yaml: no alerts found")
+	}
+	// Each alert carries a severity, a summary, a description and a runbook.
+	for _, key := range []string{"severity: ", "summary: ", "description: ", "runbook_url: "} {
+		if c := strings.Count(rules, "\n          "+key); c != n {
+			t.Errorf("alerts.yaml: %d alerts with %s, want all %d", c, strings.TrimSpace(key), n)
+		}
+	}
+}
+
+// readFile returns a file's contents, failing the test if it cannot be read.
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The exposition of a real `taxieta serve` is lint-clean for promtool.
+func TestPrometheusMetricsLint(t *testing.T) {
+	tool := promtool(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs bytes.Buffer
+	cmd := exec.CommandContext(ctx, taxietaBinary(t), "serve", "--addr="+addr)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+
+	var body []byte
+	for i := 0; i < 200; i++ {
+		// One prediction first, so that the request and prediction series exist.
+		resp, err := http.Post("http://"+addr+"/predict", "application/json",
+			strings.NewReader(`{"PULocationID": 74, "DOLocationID": 75, "passenger_count": 1}`))
+		if err == nil {
+			resp.Body.Close()
+			if m, err := http.Get("http://" + addr + "/metrics"); err == nil {
+				body, err = io.ReadAll(m.Body)
+				m.Body.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if body == nil {
+		t.Fatalf("taxieta serve on %s did not answer:\n%s", addr, logs.String())
+	}
+	for _, name := range []string{"taxieta_http_requests_total", "taxieta_predictions_total", "taxieta_model_loaded"} {
+		if !bytes.Contains(body, []byte(name)) {
+			t.Errorf("/metrics has no %s", name)
+		}
+	}
+	c := exec.Command(tool, "check", "metrics")
+	c.Stdin = bytes.NewReader(body)
+	if out, err := c.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
