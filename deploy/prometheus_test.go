@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -133,5 +134,57 @@ func TestPrometheusMetricsLint(t *testing.T) {
 	c.Stdin = bytes.NewReader(body)
 	if out, err := c.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// Prometheus and Grafana in compose.yaml: pinned images, the files of
+// deploy/ mounted where prometheus.yml and the provisioning expect them, and
+// scrape targets that are the app's and the stream consumer's listen ports.
+func TestComposeMonitoring(t *testing.T) {
+	p := loadCompose(t)
+	root := repoRoot(t)
+	mounts := func(name string) map[string]string {
+		m := map[string]string{}
+		for _, v := range service(t, p, name).Volumes {
+			m[v.Target] = v.Source
+		}
+		return m
+	}
+	tests := []struct {
+		service, target, source string
+	}{
+		{"prometheus", "/etc/prometheus/prometheus.yml", "deploy/prometheus/prometheus.yml"},
+		{"prometheus", "/etc/prometheus/alerts.yaml", "deploy/prometheus/alerts.yaml"},
+		{"grafana", "/etc/grafana/provisioning", "deploy/grafana/provisioning"},
+		{"grafana", "/var/lib/grafana/dashboards/taxieta.json", "deploy/grafana/dashboard.json"},
+	}
+	for _, tt := range tests {
+		if got := mounts(tt.service)[tt.target]; got != filepath.Join(root, tt.source) {
+			t.Errorf("%s mounts %q at %s, want %s", tt.service, got, tt.target, tt.source)
+		}
+	}
+	for _, name := range []string{"prometheus", "grafana"} {
+		img := service(t, p, name).Image
+		if _, tag, ok := strings.Cut(img, ":"); !ok || tag == "" || tag == "latest" {
+			t.Errorf("%s image %q: want a pinned tag", name, img)
+		}
+	}
+	conf := readFile(t, filepath.Join(root, "deploy", "prometheus", "prometheus.yml"))
+	if !strings.Contains(conf, "/etc/prometheus/alerts.yaml") {
+		t.Error("prometheus.yml does not load /etc/prometheus/alerts.yaml")
+	}
+	app := service(t, p, "app")
+	stream := service(t, p, "stream")
+	for _, target := range []string{
+		fmt.Sprintf("app:%d", addrPort(t, env(app, "TAXIETA_ADDR"))),
+		fmt.Sprintf("stream:%d", addrPort(t, env(stream, "TAXIETA_METRICS_ADDR"))),
+	} {
+		if !strings.Contains(conf, `"`+target+`"`) {
+			t.Errorf("prometheus.yml does not scrape %s", target)
+		}
+	}
+	ds := readFile(t, filepath.Join(root, "deploy", "grafana", "provisioning", "datasources", "prometheus.yaml"))
+	if !strings.Contains(ds, "url: http://prometheus:9090") || !strings.Contains(ds, "uid: prometheus") {
+		t.Error("grafana data source is not http://prometheus:9090 with uid prometheus")
 	}
 }
