@@ -67,6 +67,11 @@ func TestPrometheusEveryAlertTested(t *testing.T) {
 	if n == 0 {
 		t.Fatal("alerts.yaml: no alerts found")
 	}
+	// The runbooks point at the README section that explains them.
+	if !strings.Contains(readFile(t, filepath.Join(repoRoot(t), "README.md")), "\n## Is the model still right?\n") ||
+		strings.Count(rules, "runbook_url: \"https://github.com/taxieta/taxieta#is-the-model-still-right\"") != n {
+		t.Error("every runbook_url must point at the README section \"Is the model still right?\"")
+	}
 	// Each alert carries a severity, a summary, a description and a runbook.
 	for _, key := range []string{"severity: ", "summary: ", "description: ", "runbook_url: "} {
 		if c := strings.Count(rules, "\n          "+key); c != n {
