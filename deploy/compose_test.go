@@ -111,7 +111,7 @@ func serviceEnv(t *testing.T, s types.ServiceConfig) func(string) string {
 func TestComposeServices(t *testing.T) {
 	p := loadCompose(t)
 	got := p.ServiceNames()
-	want := []string{"app", "mlflow", "nats", "stream", "train"}
+	want := []string{"app", "grafana", "mlflow", "nats", "prometheus", "stream", "train"}
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Fatalf("services %v, want %v", got, want)
