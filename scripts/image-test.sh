@@ -5,8 +5,9 @@
 # SIGTERM it turns unready and exits 0 within its grace period. Prints the
 # image size and the time from container start to ready.
 #
-# Uses ../shared/tools/offline-image.sh beside the repository (podman with local
-# stand-ins for the base images; override with OFFLINE_IMAGE=PATH). Idempotent:
+# Uses ../shared/tools/offline-image.sh beside the repository, else beside
+# $TAXIETA_DATA_DIR (podman with local stand-ins for the base images; override
+# with OFFLINE_IMAGE=PATH). Idempotent:
 # it removes its container on exit, and any left by an earlier run first.
 #
 # Environment: TAXIETA_IMAGE (tag, default taxieta:test), WORK (the offline
@@ -15,6 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 oi=${OFFLINE_IMAGE:-$root/../shared/tools/offline-image.sh}
+# A clone elsewhere finds the tools beside the data directory it tests with.
+if [ ! -f "$oi" ] && [ -z "${OFFLINE_IMAGE:-}" ] && [ -n "${TAXIETA_DATA_DIR:-}" ]; then
+  oi=$TAXIETA_DATA_DIR/../tools/offline-image.sh
+fi
 [ -f "$oi" ] || { echo "image-test: $oi not found (set OFFLINE_IMAGE)" >&2; exit 1; }
 tag=${TAXIETA_IMAGE:-taxieta:test}
 name=taxieta-image-test
