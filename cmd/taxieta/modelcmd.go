@@ -315,7 +315,13 @@ func describe(w io.Writer, a *model.Artifact) {
 			fmt.Fprintf(tw, "valid, with pickup time\tRMSE %.3f\n", *v.RMSEWithTime)
 		}
 	}
+	if a.Profile == nil {
+		fmt.Fprintf(tw, "drift reference	none (trained before drift monitoring; served without it)\n")
+	}
 	tw.Flush()
+	if a.Profile != nil {
+		fmt.Fprintf(w, "\n%s", a.Profile.Summary())
+	}
 }
 
 func runVersion(_ context.Context, env environment, args []string) error {

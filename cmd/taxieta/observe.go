@@ -5,10 +5,15 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/taxieta/taxieta/internal/drift"
+	"github.com/taxieta/taxieta/internal/drift/live"
 	"github.com/taxieta/taxieta/internal/predlog"
 	"github.com/taxieta/taxieta/internal/serving"
 )
@@ -67,4 +72,69 @@ func observer(l *predlog.Logger) serving.Observer {
 		return nil
 	}
 	return l
+}
+
+// driftFlags tune drift monitoring in every command that predicts.
+type driftFlags struct {
+	minTrips   int64
+	minEffects string
+}
+
+func (d *driftFlags) register(fs *flag.FlagSet) {
+	fs.Int64Var(&d.minTrips, "drift-min-trips", drift.DefaultMinTrips, "fewest trips a drift score is computed on; a window with fewer reports the score as not computed")
+	fs.StringVar(&d.minEffects, "drift-min-effect", "", "override the model's minimum drift effect sizes, e.g. pickup_zone=0.05,estimate=0.2 (features: "+featureNames()+"); a feature is flagged only beyond both its calibrated threshold and this")
+}
+
+func featureNames() string {
+	var names []string
+	for f := range drift.NumFeatures {
+		names = append(names, f.String())
+	}
+	return strings.Join(names, ", ")
+}
+
+// options are the scoring options the flags say.
+func (d *driftFlags) options() (drift.Options, error) {
+	o := drift.Options{MinTrips: d.minTrips}
+	if d.minTrips <= 0 {
+		return o, usageError{fmt.Errorf("--drift-min-trips %d: want a positive number of trips", d.minTrips)}
+	}
+	if d.minEffects == "" {
+		return o, nil
+	}
+	me := [drift.NumFeatures]float64{-1, -1, -1, -1, -1}
+	for _, kv := range strings.Split(d.minEffects, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		f := drift.NumFeatures
+		for g := range drift.NumFeatures {
+			if g.String() == name {
+				f = g
+			}
+		}
+		if !ok || f == drift.NumFeatures {
+			return o, usageError{fmt.Errorf("--drift-min-effect %q: want FEATURE=VALUE pairs separated by commas, features %s", kv, featureNames())}
+		}
+		v, err := strconv.ParseFloat(val, 64)
+		if err != nil || v < 0 || math.IsInf(v, 0) {
+			return o, usageError{fmt.Errorf("--drift-min-effect %s: %q is not a finite number ≥ 0", name, val)}
+		}
+		me[f] = v
+	}
+	o.MinEffects = &me
+	return o, nil
+}
+
+// monitor starts live drift monitoring of the default model of the
+// Service svc will point to once opened (it is read only after that).
+func (d *driftFlags) monitor(svc **serving.Service, log *slog.Logger, reg prometheus.Registerer) (*live.Monitor, error) {
+	o, err := d.options()
+	if err != nil {
+		return nil, err
+	}
+	return live.New(func() *serving.ModelVersion {
+		if *svc == nil {
+			return nil
+		}
+		return (*svc).Current()
+	}, live.Options{Score: o, Logger: log, Registerer: reg})
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"text/tabwriter"
 	"time"
 
 	"github.com/taxieta/taxieta/internal/batch"
+	"github.com/taxieta/taxieta/internal/drift/live"
 	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/tlc"
 )
@@ -27,6 +29,8 @@ func runPredict(ctx context.Context, env environment, args []string) (err error)
 	mf.register(fs, false)
 	var pl predictionLogFlags
 	pl.register(fs)
+	var df driftFlags
+	df.register(fs)
 	fs.StringVar(&onError, "on-error", batch.OnErrorFail, "rows that cannot be scored: fail (stop, naming the row) or skip (write them to the rejects file)")
 	fs.StringVar(&rejects, "rejects", "", "with --on-error skip, the rejects file (JSON Lines; default OUT.rejects.jsonl)")
 	fs.BoolVar(&ignoreTime, "ignore-pickup-time", false, "score on zones and passenger count only, even when the input has pickup times")
@@ -55,6 +59,10 @@ func runPredict(ctx context.Context, env environment, args []string) (err error)
 			return usageError{fmt.Errorf("predict: %s %w", f.flag, err)}
 		}
 	}
+	driftOpts, err := df.options()
+	if err != nil {
+		return err
+	}
 	level, err := parseLogLevel("predict", logLevel)
 	if err != nil {
 		return err
@@ -68,7 +76,8 @@ func runPredict(ctx context.Context, env environment, args []string) (err error)
 		return fmt.Errorf("predict: %w", err)
 	}
 	defer func() { err = errors.Join(err, closePredictionLog(plog, time.Minute)) }()
-	svc, _, err := mf.openService(ctx, env, log, nil, serving.Observers(observer(plog)))
+	counted := new(live.Batch)
+	svc, _, err := mf.openService(ctx, env, log, nil, serving.Observers(observer(plog), counted))
 	if err != nil {
 		return fmt.Errorf("predict: %w; no output written", err)
 	}
@@ -99,14 +108,47 @@ func runPredict(ctx context.Context, env environment, args []string) (err error)
 	if out == "-" {
 		report = env.stderr
 	}
+	var dr *live.WindowSnapshot
+	if w, ok := counted.Score(driftOpts); ok {
+		dr = &w
+	}
 	if asJSON {
 		return writeJSON(report, struct {
 			*batch.Summary
 			ModelSource string `json:"model_source"`
-		}{sum, lm.Source})
+			// Drift is the drift of the scored trips from the model's
+			// training data; absent for a model without a drift profile.
+			Drift *live.WindowSnapshot `json:"drift,omitempty"`
+		}{sum, lm.Source, dr})
 	}
 	printPredictReport(report, sum, lm)
+	printDrift(report, dr, lm)
 	return nil
+}
+
+// printDrift prints the drift of a batch run's trips, feature by feature.
+func printDrift(w io.Writer, d *live.WindowSnapshot, lm *serving.ModelVersion) {
+	if d == nil {
+		if lm.Artifact.Profile == nil {
+			fmt.Fprintln(w, "\ndrift: not computed (the model has no drift profile; retrain it to get one)")
+		}
+		return
+	}
+	fmt.Fprintf(w, "\ndrift of these %d trips from the model's training data (flag: score beyond both the calibrated no-drift threshold and the minimum effect):\n", d.Trips)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "feature\tscore\tthreshold\tcalibrated\tmin effect\tflag\tunknown")
+	for _, f := range d.Features {
+		if !f.Computed {
+			fmt.Fprintf(tw, "%s\tnot computed (%d trips)\t\t\t%g\t-\t%.1f%%\n", f.Feature, f.Trips, f.MinEffect, 100*f.UnknownShare)
+			continue
+		}
+		flag := "-"
+		if f.Flag {
+			flag = "DRIFT"
+		}
+		fmt.Fprintf(tw, "%s\t%.4f %s\t%.4f\t%.4f\t%g\t%s\t%.1f%%\n", f.Feature, f.Score, f.Kind, f.Threshold, f.Calibrated, f.MinEffect, flag, 100*f.UnknownShare)
+	}
+	tw.Flush()
 }
 
 func printPredictReport(w io.Writer, s *batch.Summary, lm *serving.ModelVersion) {

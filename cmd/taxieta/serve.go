@@ -24,6 +24,7 @@ type serveConfig struct {
 	addr         string
 	model        modelFlags
 	predLog      predictionLogFlags
+	drift        driftFlags
 	grace        time.Duration
 	drainDelay   time.Duration
 	readTimeout  time.Duration
@@ -42,6 +43,7 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	fs.StringVar(&cfg.addr, "addr", defaultServeAddr, "address to listen on")
 	cfg.model.register(fs, true)
 	cfg.predLog.register(fs)
+	cfg.drift.register(fs)
 	fs.DurationVar(&cfg.grace, "grace-period", 10*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.DurationVar(&cfg.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving with readiness false before closing the listener (lets load balancers notice)")
 	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "longest time to read a request, body included")
@@ -82,10 +84,16 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	svc, follow, err := cfg.model.openService(ctx, env, log, reg, serving.Observers(observer(plog)))
+	var svc *serving.Service
+	mon, err := cfg.drift.monitor(&svc, log, reg)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	svc, follow, err := cfg.model.openService(ctx, env, log, reg, serving.Observers(observer(plog), mon))
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	cfg.api.Monitor = mon
 	extra, err := protocolRoutes(svc, cfg.api)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

@@ -35,6 +35,8 @@ func runStream(ctx context.Context, env environment, args []string) (err error) 
 	mf.register(fs, true)
 	var pl predictionLogFlags
 	pl.register(fs)
+	var df driftFlags
+	df.register(fs)
 	fs.StringVar(&natsURL, "nats", "", "NATS server URL, e.g. nats://127.0.0.1:4222 (default: start an embedded server with JetStream)")
 	fs.StringVar(&listen, "nats-listen", "127.0.0.1:4222", "embedded server only: host:port it listens on (port 0: any free port)")
 	fs.StringVar(&store, "nats-store", filepath.Join(defaultCacheDir(), "nats"), "embedded server only: JetStream data directory")
@@ -76,7 +78,12 @@ func runStream(ctx context.Context, env environment, args []string) (err error) 
 		return fmt.Errorf("stream: %w", err)
 	}
 	defer func() { err = errors.Join(err, closePredictionLog(plog, 10*time.Second)) }()
-	svc, follow, err := mf.openService(ctx, env, log, reg, serving.Observers(observer(plog)))
+	var svc *serving.Service
+	mon, err := df.monitor(&svc, log, reg)
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	svc, follow, err := mf.openService(ctx, env, log, reg, serving.Observers(observer(plog), mon))
 	if err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}

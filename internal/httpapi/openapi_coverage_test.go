@@ -21,6 +21,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/taxieta/taxieta/internal/defaultmodel"
+	"github.com/taxieta/taxieta/internal/drift/live"
 	"github.com/taxieta/taxieta/internal/registry"
 	"github.com/taxieta/taxieta/internal/serving"
 )
@@ -171,7 +172,15 @@ func TestOpenAPIResponses(t *testing.T) {
 	servers := map[string]*Server{
 		"static": newTestServer(t, defaultModels(t), func(c *Config) { c.MaxBatch = 3; c.MaxBodyBytes = 2048 }),
 		"empty":  newTestServer(t, emptyModels{}, nil),
-		"admin":  newTestServer(t, defaultModels(t), func(c *Config) { c.AdminToken = "t0ken" }),
+		"monitored": func() *Server {
+			models := defaultModels(t)
+			mon, err := live.New(models.Default, live.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return newTestServer(t, models, func(c *Config) { c.Monitor = mon })
+		}(),
+		"admin": newTestServer(t, defaultModels(t), func(c *Config) { c.AdminToken = "t0ken" }),
 		"registry": newTestServer(t, reg.manager, func(c *Config) {
 			c.AdminToken = "t0ken"
 		}),
@@ -226,6 +235,9 @@ func TestOpenAPIResponses(t *testing.T) {
 		{op: "readyz", status: 200, srv: "static", method: "GET", path: "/readyz"},
 		{op: "readyz", status: 503, srv: "empty", method: "GET", path: "/readyz"},
 		{op: "metrics", status: 200, srv: "static", method: "GET", path: "/metrics"},
+		{op: "monitoring", status: 200, srv: "static", method: "GET", path: "/monitoring"},
+		{op: "monitoring", status: 200, srv: "monitored", method: "GET", path: "/monitoring"},
+		{op: "monitoring", status: 200, srv: "empty", method: "GET", path: "/monitoring"},
 
 		// Last: it takes the registry away.
 		{op: "models", status: 503, srv: "registry", method: "GET", path: "/models", before: reg.remove},

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/taxieta/taxieta/internal/apierr"
+	"github.com/taxieta/taxieta/internal/drift/live"
 )
 
 // Paths of the API, for probes and manifests that must match them.
@@ -17,6 +18,7 @@ const (
 	PathMetrics      = "/metrics"
 	PathOpenAPI      = "/openapi.json"
 	PathDocs         = "/docs"
+	PathMonitoring   = "/monitoring"
 )
 
 // routeTable is the whole API surface, one entry per route. The mux, the
@@ -126,8 +128,26 @@ func (s *Server) routeTable() []Route {
 			ID: "metrics", Summary: "Prometheus metrics", Tags: []string{"operations"},
 			Responses: []Response{{Status: 200, Description: "Metrics in the Prometheus text format", Content: []Content{{Type: "text/plain", Of: ""}}}},
 		}},
+		{Method: "GET", Path: PathMonitoring, Handler: s.api(s.handleMonitoring()), Op: &Operation{
+			ID: "monitoring", Summary: "Drift of recent traffic from the model's training data", Tags: []string{"operations"},
+			Description: "Per sliding window (the last hour and the last day) and feature (pickup and dropoff zone, passenger category, hour of week, estimate): " +
+				"the drift score against the served model's drift profile (Jensen–Shannon divergence in bits; PSI for the estimate), the threshold and the flag. " +
+				"A feature is flagged when its score is beyond both the no-drift threshold calibrated for the window's trip count (99th percentile of bootstrap windows drawn from the training data) and the minimum effect size. " +
+				"A window with too few trips reports computed false and no flag. enabled is false, with a reason, for a model trained without a drift profile.",
+			Responses: []Response{JSONReply(200, "The drift of each window", live.Snapshot{})},
+		}},
 		{Path: "/", Label: "other", Handler: s.api(s.handleNotFound()),
 			Unlisted: "the catch-all: 404 for unknown paths, 405 with Allow for known paths asked with another method"},
+	}
+}
+
+// handleMonitoring answers the drift monitor's snapshot.
+func (s *Server) handleMonitoring() apiFunc {
+	return func(http.ResponseWriter, *http.Request) (any, error) {
+		if s.cfg.Monitor == nil {
+			return live.Snapshot{Reason: "drift monitoring is not running in this process", Windows: []live.WindowSnapshot{}}, nil
+		}
+		return s.cfg.Monitor.Snapshot(), nil
 	}
 }
 

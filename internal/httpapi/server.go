@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/taxieta/taxieta/internal/drift/live"
 	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/trip"
 )
@@ -35,6 +36,9 @@ type Config struct {
 	LogRequests bool
 	// AdminToken protects /admin routes; empty turns them off.
 	AdminToken string
+	// Monitor answers GET /monitoring with the drift of recent traffic;
+	// nil answers that monitoring is not running.
+	Monitor *live.Monitor
 }
 
 // DefaultConfig is the configuration in code, before files, environment and flags.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/taxieta/taxieta/internal/drift"
 	"github.com/taxieta/taxieta/internal/trip"
 	"github.com/taxieta/taxieta/internal/zones"
 )
@@ -56,6 +57,11 @@ type Artifact struct {
 	Zones zones.Table `json:"zones"`
 	// Params are the model kind's learnt parameters.
 	Params json.RawMessage `json:"params"`
+	// Profile is the reference drift monitoring compares traffic with:
+	// what the model saw in training and how it estimated the validation
+	// trips. Artifacts trained before it existed have none; they are
+	// served without drift monitoring.
+	Profile *drift.Profile `json:"drift_profile,omitempty"`
 
 	// Model is the decoded model, ready to predict.
 	Model Model `json:"-"`
@@ -196,6 +202,11 @@ func Decode(b []byte) (*Artifact, error) {
 	}
 	if len(a.Zones) != 0 && len(a.Zones) != trip.MaxZone+1 {
 		return nil, fmt.Errorf("%w: %d zones; want %d", ErrCorrupt, len(a.Zones), trip.MaxZone+1)
+	}
+	if a.Profile != nil {
+		if err := a.Profile.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
 	}
 	a.Checksum = want
 	if a.Model, err = decodeParams(a.Kind, a.Params, a.Zones); err != nil {

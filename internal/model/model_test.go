@@ -6,10 +6,12 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/taxieta/taxieta/internal/drift"
 	"github.com/taxieta/taxieta/internal/testenv"
 	"github.com/taxieta/taxieta/internal/tlc"
 	"github.com/taxieta/taxieta/internal/trip"
@@ -243,4 +245,39 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("decoded an artifact without a model")
 		}
 	})
+}
+
+// TestArtifactProfile: a drift profile travels in the artifact, one that
+// breaks its rules makes the file corrupt, and an artifact without one
+// (every other test's) loads with Profile nil.
+func TestArtifactProfile(t *testing.T) {
+	od, _, examples := trained(t)
+	s := drift.DefaultSettings()
+	s.Replicates = 20
+	p, err := drift.NewProfile(examples[:20000], nil, od, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := artifactOf(t, od)
+	plain, _ := a.Encode()
+	if got, err := Decode(plain); err != nil || got.Profile != nil {
+		t.Fatalf("without a profile: %v, profile %v", err, got.Profile)
+	}
+	a.Profile = p
+	b, err := a.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Profile == nil || got.Profile.Trips != 20000 || got.Profile.EstimateSource != "training" {
+		t.Fatalf("decoded profile %+v", got.Profile)
+	}
+	a.Profile.Features[0].Counts = a.Profile.Features[0].Counts[:10]
+	bad, _ := a.Encode()
+	if _, err := Decode(bad); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "pickup_zone: 10 counts") {
+		t.Errorf("a profile with 10 pickup zone counts: err = %v; want ErrCorrupt naming it", err)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/taxieta/taxieta/internal/drift"
 	"github.com/taxieta/taxieta/internal/model"
 	"github.com/taxieta/taxieta/internal/tlc"
 	"github.com/taxieta/taxieta/internal/trip"
@@ -74,6 +75,10 @@ func Run(ctx context.Context, cfg Config, r *tlc.Resolver) (*model.Artifact, err
 		v := model.Evaluate(m, valid)
 		eval.Valid = &v
 	}
+	profile, err := drift.NewProfile(train, valid, m, drift.DefaultSettings())
+	if err != nil {
+		return nil, err
+	}
 	if zt == nil {
 		zt = make(zones.Table, trip.MaxZone+1)
 		for i := 1; i <= trip.MaxZone; i++ {
@@ -89,6 +94,7 @@ func Run(ctx context.Context, cfg Config, r *tlc.Resolver) (*model.Artifact, err
 		Validation: validSet,
 		Metrics:    eval,
 		Zones:      zt,
+		Profile:    profile,
 	})
 }
 

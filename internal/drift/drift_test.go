@@ -1,0 +1,269 @@
+package drift_test
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/taxieta/taxieta/internal/defaultmodel"
+	"github.com/taxieta/taxieta/internal/drift"
+	"github.com/taxieta/taxieta/internal/testenv"
+	"github.com/taxieta/taxieta/internal/tlc"
+	"github.com/taxieta/taxieta/internal/trip"
+)
+
+// readTrips reads a TLC file's trips as cleaning by rules keeps them.
+func readTrips(t testing.TB, path string) []trip.Trip {
+	t.Helper()
+	var out []trip.Trip
+	var st trip.Stats
+	rules := trip.DefaultRules()
+	err := tlc.ReadFile(context.Background(), path, func(rows []trip.Raw) error {
+		for _, r := range rows {
+			if ex, ok := rules.Clean(r, &st); ok {
+				out = append(out, ex.Trip)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// every returns n trips evenly spaced through trips.
+func every(trips []trip.Trip, n int) []trip.Trip {
+	if n >= len(trips) {
+		return trips
+	}
+	out := make([]trip.Trip, n)
+	for i := range out {
+		out[i] = trips[i*len(trips)/n]
+	}
+	return out
+}
+
+// TestScoresOnRealMonths scores whole months and 6,000-trip samples of
+// them against the default model's profile: a month inside the training
+// months raises no flag, another period or taxi type flags the pickup zones.
+func TestScoresOnRealMonths(t *testing.T) {
+	dir := testenv.DataDir(t)
+	a, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := a.Profile
+	if p == nil {
+		t.Fatal("the default model has no drift profile")
+	}
+	pickup := map[string]float64{}
+	for _, tt := range []struct {
+		file       string
+		pickupFlag bool // and no flag at all when false
+	}{
+		{"green_tripdata_2023-02.parquet", false},
+		{"green_tripdata_2024-03.parquet", false},
+		{"green_tripdata_2021-01.parquet", true},
+		{"yellow_tripdata_sample_2019-03.csv", true},
+	} {
+		all := readTrips(t, filepath.Join(dir, tt.file))
+		for _, n := range []int{6000, len(all)} {
+			trips := every(all, n)
+			preds := make([]trip.Prediction, len(trips))
+			a.Model.PredictBatch(trips, preds)
+			var c drift.Counts
+			c.Add(p, trips, preds)
+			scores := p.Score(&c, drift.Options{})
+			for _, s := range scores {
+				t.Logf("%s, %d trips: %-18s %.4f (calibrated %.4f, threshold %.4f) flag %v unknown %.3f", tt.file, len(trips), s.Feature, s.Score, s.Calibrated, s.Threshold, s.Flag, s.UnknownShare)
+				if !s.Computed || s.Threshold < s.Calibrated || s.Threshold < s.MinEffect {
+					t.Errorf("%s %s: %+v", tt.file, s.Feature, s)
+				}
+				if !tt.pickupFlag && s.Flag {
+					t.Errorf("%s, %d trips: %s flagged (%.4f > %.4f)", tt.file, len(trips), s.Feature, s.Score, s.Threshold)
+				}
+			}
+			if got := scores[drift.PickupZone].Flag; got != tt.pickupFlag {
+				t.Errorf("%s, %d trips: pickup_zone flag %v; want %v", tt.file, len(trips), got, tt.pickupFlag)
+			}
+			if n == 6000 {
+				pickup[tt.file] = scores[drift.PickupZone].Score
+			}
+		}
+	}
+	if s := pickup["green_tripdata_2024-03.parquet"]; s <= pickup["green_tripdata_2023-02.parquet"] || s >= pickup["green_tripdata_2021-01.parquet"] {
+		t.Errorf("pickup_zone scores of 6,000 trips %v: want 2024-03 between 2023-02 and 2021-01", pickup)
+	}
+}
+
+// TestCalibratedFalseAlarms draws windows from the reference itself: about
+// 1% of them may exceed the calibrated threshold, never many more.
+func TestCalibratedFalseAlarms(t *testing.T) {
+	a, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := a.Profile
+	// Windows of the training months' own trips, read back from a profile
+	// replay: bins drawn in proportion to the reference counts.
+	for _, n := range []int{300, 3000, 30000} {
+		alarms := [drift.NumFeatures]int{}
+		const windows = 200
+		for w := range windows {
+			var c drift.Counts
+			fillFromReference(p, &c, n, uint64(w))
+			for f, s := range p.Score(&c, drift.Options{MinEffects: &[drift.NumFeatures]float64{0, 0, 0, 0, 0}}) {
+				if s.Flag {
+					alarms[f]++
+				}
+			}
+		}
+		for f, k := range alarms {
+			t.Logf("%d-trip windows: %s above its calibrated threshold in %d of %d", n, drift.Feature(f), k, windows)
+			if k > windows/20 {
+				t.Errorf("%d-trip windows: %s: %d false alarms in %d; want about 1%%", n, drift.Feature(f), k, windows)
+			}
+		}
+	}
+}
+
+// fillFromReference counts n trips drawn from the profile's reference
+// distributions, feature by feature, with a seeded generator.
+func fillFromReference(p *drift.Profile, c *drift.Counts, n int, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 99))
+	off := 0
+	for f := range drift.NumFeatures {
+		fp := p.Features[f]
+		cum := make([]int64, len(fp.Counts))
+		var total int64
+		for b, v := range fp.Counts {
+			total += v
+			cum[b] = total
+		}
+		for range n {
+			x := r.Int64N(total)
+			b := sort.Search(len(cum), func(i int) bool { return cum[i] > x })
+			c.Bins[off+b]++
+		}
+		off += binsOf(f)
+	}
+	c.Trips = int64(n)
+}
+
+// binsOf is the room a feature takes in Counts.Bins.
+func binsOf(f drift.Feature) int {
+	switch f {
+	case drift.PickupZone, drift.DropoffZone:
+		return drift.ZoneBins
+	case drift.PassengerCategory:
+		return drift.PassengerBins
+	case drift.HourOfWeek:
+		return drift.HourBins
+	}
+	return drift.MaxEstimateBins
+}
+
+func TestFewTripsAreNotScored(t *testing.T) {
+	a, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c drift.Counts
+	trips := []trip.Trip{{PULocationID: 74, DOLocationID: 75, Passengers: 1}}
+	preds := make([]trip.Prediction, 1)
+	a.Model.PredictBatch(trips, preds)
+	c.Add(a.Profile, trips, preds)
+	for _, s := range a.Profile.Score(&c, drift.Options{}) {
+		if s.Computed || s.Flag || s.Score != 0 || math.IsNaN(s.UnknownShare) {
+			t.Errorf("one trip: %+v; want not computed", s)
+		}
+	}
+	// No pickup time: hour of week has no trips to score, all unknown.
+	if s := a.Profile.Score(&c, drift.Options{MinTrips: 1}); !s[drift.PickupZone].Computed || s[drift.HourOfWeek].Computed || s[drift.HourOfWeek].UnknownShare != 1 {
+		t.Errorf("min trips 1: %+v", s)
+	}
+	var empty drift.Counts
+	for _, s := range a.Profile.Score(&empty, drift.Options{}) {
+		if s.Computed || s.UnknownShare != 0 {
+			t.Errorf("empty window: %+v", s)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	a, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		break_ func(p *drift.Profile)
+		want   string
+	}{
+		{"no trips", func(p *drift.Profile) { p.Trips = 0 }, "trips 0"},
+		{"quantile", func(p *drift.Profile) { p.Quantile = 1 }, "quantile"},
+		{"features", func(p *drift.Profile) { p.Features = p.Features[:2] }, "2 features"},
+		{"order", func(p *drift.Profile) { p.Features[0], p.Features[1] = p.Features[1], p.Features[0] }, `is "dropoff_zone"`},
+		{"counts", func(p *drift.Profile) { p.Features[0].Counts = p.Features[0].Counts[:3] }, "3 counts"},
+		{"negative", func(p *drift.Profile) { p.Features[2].Counts[1] = -1 }, "negative"},
+		{"edges", func(p *drift.Profile) { p.Features[4].Edges[1] = p.Features[4].Edges[0] }, "increasing"},
+		{"score", func(p *drift.Profile) { p.Features[4].Score = "js" }, `score "js"`},
+		{"min effect", func(p *drift.Profile) { p.Features[3].MinEffect = math.NaN() }, "min_effect"},
+		{"thresholds", func(p *drift.Profile) { p.Features[3].Thresholds = nil }, "no thresholds"},
+		{"threshold order", func(p *drift.Profile) { p.Features[3].Thresholds[1].Trips = 1 }, "increasing sizes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, _ := json.Marshal(a.Profile)
+			var p drift.Profile
+			if err := json.Unmarshal(b, &p); err != nil {
+				t.Fatal(err)
+			}
+			tt.break_(&p)
+			err := p.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate = %v; want an error with %q", err, tt.want)
+			}
+		})
+	}
+	if err := a.Profile.Validate(); err != nil {
+		t.Errorf("default profile: %v", err)
+	}
+}
+
+// TestProfileIsReproducible computes a profile twice from the same data.
+func TestProfileIsReproducible(t *testing.T) {
+	dir := testenv.DataDir(t)
+	a, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trips := readTrips(t, filepath.Join(dir, "green_tripdata_2023-02.parquet"))
+	ex := make([]trip.Example, len(trips))
+	for i := range trips {
+		ex[i].Trip = trips[i]
+	}
+	s := drift.DefaultSettings()
+	s.Replicates = 50
+	var enc [2][]byte
+	for i := range enc {
+		p, err := drift.NewProfile(ex, nil, a.Model, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if enc[i], err = json.Marshal(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(enc[0]) != string(enc[1]) {
+		t.Error("two profiles of the same data differ")
+	}
+	if _, err := drift.NewProfile(nil, nil, a.Model, s); err == nil {
+		t.Error("a profile of no trips: no error")
+	}
+}
