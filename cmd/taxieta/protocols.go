@@ -102,7 +102,7 @@ func oipRoutes(svc *serving.Service, api httpapi.Config) ([]httpapi.Route, error
 			httpapi.Route{Method: "POST", Path: v.path + "/infer", Handler: s.Infer(), Op: &httpapi.Operation{
 				ID: "oipInfer" + v.id, Tags: tags, Summary: "OIP v2 inference" + v.of, Params: params,
 				Description: fmt.Sprintf("Inputs PULocationID and DOLocationID (INT64 [N]), optional passenger_count (INT64 [N], -1 unknown) and pickup_datetime (BYTES [N], ISO 8601, New York time unless it has an offset), or one INT64 [N,3] tensor; N up to %d. Outputs duration_minutes, low_minutes, high_minutes (FP64 [N]). The binary tensor data extension is supported (Inference-Header-Content-Length).", api.MaxBatch),
-				Body: &httpapi.Content{Type: "application/json", Of: oip.InferRequest{}},
+				Body:        &httpapi.Content{Type: "application/json", Of: oip.InferRequest{}},
 				Responses: []httpapi.Response{httpapi.JSONReply(http.StatusOK, "The outputs, in the JSON body or after its JSON header", oip.InferResponse{}),
 					errBody(http.StatusBadRequest, "The request breaks a rule; the message names the tensor and the rule"), notFound,
 					errBody(http.StatusRequestEntityTooLarge, "The body is over the size limit"),
