@@ -6,11 +6,16 @@ TRIPS.json holds columns {"pu": [...], "do": [...], "pax": [...],
 "pickup": [...]} ("" for an unknown pickup time). The script asks for
 server and model metadata and readiness with tritonclient's HTTP client,
 infers the first trip and all of them, with JSON and with binary tensors,
+with tritonclient and with the KServe SDK's InferenceRESTClient,
 and writes what it got to OUT.json for the Go test to judge.
 """
 
+import asyncio
 import json
+import os
 import sys
+
+import kserve
 
 import numpy as np
 import tritonclient.http as httpclient
@@ -35,6 +40,29 @@ def infer(client, model, cols, n, binary):
     return got
 
 
+async def kserve_infer(base_url, model, cols, n, binary):
+    """Infers with the KServe SDK's v2 REST client."""
+    inputs = []
+    for name, key in (("PULocationID", "pu"), ("DOLocationID", "do"), ("passenger_count", "pax")):
+        t = kserve.InferInput(name, [n], "INT64")
+        t.set_data_from_numpy(np.array(cols[key][:n], dtype=np.int64), binary_data=binary)
+        inputs.append(t)
+    t = kserve.InferInput("pickup_datetime", [n], "BYTES")
+    t.set_data_from_numpy(np.array([s.encode() for s in cols["pickup"][:n]], dtype=np.object_), binary_data=binary)
+    inputs.append(t)
+    client = kserve.InferenceRESTClient(kserve.RESTConfig(protocol="v2"))
+    try:
+        ready = await client.is_model_ready(base_url, model)
+        res = await client.infer(base_url, kserve.InferRequest(model_name=model, infer_inputs=inputs, request_id="ks-%d" % n), model_name=model)
+    finally:
+        await client.close()
+    got = {o.name: o.as_numpy().astype(np.float64).tolist() for o in res.outputs}
+    got["id"] = res.id
+    got["model_version"] = res.model_version
+    got["ready"] = ready
+    return got
+
+
 def main():
     url, model, trips, out = sys.argv[1:5]
     with open(trips) as f:
@@ -53,10 +81,10 @@ def main():
         for n in (1, n_all):
             key = "http-%s-%d" % ("binary" if binary else "json", n)
             report["results"][key] = infer(client, model, cols, n, binary)
+            key = "kserve-%s-%d" % ("binary" if binary else "json", n)
+            report["results"][key] = asyncio.run(kserve_infer("http://" + url, model, cols, n, binary))
     with open(out + ".tmp", "w") as f:
         json.dump(report, f)
-    import os
-
     os.replace(out + ".tmp", out)
 
 
