@@ -255,3 +255,34 @@ func FuzzDecodeInfer(f *testing.F) {
 		}
 	})
 }
+
+// inferBody is a JSON inference request of n trips.
+func inferBody(n int) []byte {
+	var pu, do_ []string
+	for i := range n {
+		pu = append(pu, strconv.Itoa(1+i%265))
+		do_ = append(do_, strconv.Itoa(1+(i*7)%265))
+	}
+	return []byte(`{"inputs":[{"name":"PULocationID","shape":[` + strconv.Itoa(n) + `],"datatype":"INT64","data":[` + strings.Join(pu, ",") +
+		`]},{"name":"DOLocationID","shape":[` + strconv.Itoa(n) + `],"datatype":"INT64","data":[` + strings.Join(do_, ",") + `]}]}`)
+}
+
+func benchmarkInfer(b *testing.B, n int) {
+	s, _, _ := newServer(b, 10000)
+	h := mux(s)
+	body := inferBody(n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r := httptest.NewRequest("POST", "/v2/models/taxi-duration/infer", bytes.NewReader(body))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatalf("%d %s", w.Code, w.Body)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "predictions/s")
+}
+
+func BenchmarkInferOne(b *testing.B)   { benchmarkInfer(b, 1) }
+func BenchmarkInfer10000(b *testing.B) { benchmarkInfer(b, 10000) }
