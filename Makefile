@@ -43,6 +43,7 @@ fuzz:
 	$(GO) test ./internal/httpapi -run '^$$' -fuzz FuzzDecodeTrip -fuzztime 30s
 	$(GO) test ./internal/httpapi -run '^$$' -fuzz FuzzPredictHandler -fuzztime 30s
 	$(GO) test ./internal/mlflowserve -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 30s
+	$(GO) test ./internal/oip -run '^$$' -fuzz FuzzDecodeInfer -fuzztime 30s
 
 bench:
 	./scripts/bench.sh
