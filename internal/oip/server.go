@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/taxieta/taxieta/internal/apierr"
+	"github.com/taxieta/taxieta/internal/httpbody"
 	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/trip"
 	"github.com/taxieta/taxieta/internal/tripjson"
@@ -188,7 +188,7 @@ func (s *Server) Infer() http.Handler {
 		}
 		b := s.bufs.Get().(*buffers)
 		defer s.put(b)
-		body, err := readBody(r, b.body[:0], s.opts.MaxBodyBytes)
+		body, err := httpbody.Read(r, b.body, s.opts.MaxBodyBytes)
 		b.body = body[:0]
 		if err != nil {
 			writeError(w, err)
@@ -308,33 +308,6 @@ func appendFloat(b []byte, v float32) []byte {
 		return append(b, "null"...)
 	}
 	return strconv.AppendFloat(b, float64(v), 'g', -1, 32)
-}
-
-// readBody reads the body into b, up to limit bytes.
-func readBody(r *http.Request, b []byte, limit int64) ([]byte, error) {
-	tooLarge := &apierr.Error{Kind: apierr.TooLarge, Field: "body", Msg: fmt.Sprintf("the body is over the limit of %d bytes", limit)}
-	if r.ContentLength > limit {
-		return b, tooLarge
-	}
-	if r.ContentLength > 0 && int64(cap(b)) < r.ContentLength {
-		b = make([]byte, 0, r.ContentLength)
-	}
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if int64(len(b)) > limit {
-			return b, tooLarge
-		}
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, apierr.Wrap(apierr.Malformed, err, "reading the body failed: "+err.Error())
-		}
-	}
 }
 
 // Route is one route of the protocol, for the server's route table.
