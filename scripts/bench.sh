@@ -78,3 +78,6 @@ for i in 1 2 3 4 5; do
   kill "$spid"; wait "$spid" 2>/dev/null || true
   printf 'start to ready (wall, incl. curl polling): %d ms; server-reported start-up: %s ms\n' $(( (end - start) / 1000000 )) "$(grep -o '"startup_ms":[0-9.]*' "$tmp/start.log" | cut -d: -f2)"
 done
+
+# What the prediction log costs at full load (alternating rounds).
+ROUNDS=${ROUNDS:-3} scripts/bench/predlog.sh "$tmp/taxieta"
