@@ -86,7 +86,7 @@
   function drawHistory() {
     const box = document.getElementById('history');
     box.textContent = '';
-    const W = 720, H = 220, L = 40, R = 130, T = 10, B = 24;
+    const W = 720, H = 220, L = 40, R = 150, T = 10, B = 24;
     const svg = el('svg', {viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Score divided by threshold over time'});
     const win = sel.value;
     const pts = history.filter((h) => h.windows[win]);
