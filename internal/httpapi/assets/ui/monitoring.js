@@ -222,9 +222,23 @@
       drawHistory();
       drawDistributions(dist);
       main.dataset.polls = String(Number(main.dataset.polls || 0) + 1);
+      showError('');
     } catch (err) {
-      document.getElementById('status').dataset.error = String(err);
+      showError('Could not read the scores (' + err.message + '); retrying every ' + POLL_MS / 1000 + ' s.');
     }
+  }
+
+  // showError shows (or, with '', clears) a problem reading the server.
+  function showError(text) {
+    let p = document.getElementById('poll-error');
+    if (!p) {
+      p = document.createElement('p');
+      p.id = 'poll-error';
+      p.className = 'form-error';
+      document.getElementById('status').append(p);
+    }
+    p.textContent = text;
+    p.hidden = text === '';
   }
 
   async function start() {
@@ -234,7 +248,7 @@
       const zones = await getJSON('../zones');
       boroughOf = new Map(zones.zones.map((z) => [z.id, z.borough]));
     } catch (err) {
-      document.getElementById('status').dataset.error = String(err);
+      showError('Could not read the zones (' + err.message + '); zones are shown as Unknown.');
     }
     sel.addEventListener('change', () => { drawHistory(); if (lastDist) drawDistributions(lastDist); });
     await poll();
