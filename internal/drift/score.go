@@ -321,3 +321,13 @@ func formatEdges(e []float64) string {
 	}
 	return strings.Join(s, " ")
 }
+
+// Feature returns the window's counts of feature f, bin by bin as the
+// profile's FeatureProfile.Counts are (a copy, for charts).
+func (c *Counts) Feature(p *Profile, f Feature) []int64 {
+	if f >= NumFeatures || int(f) >= len(p.Features) {
+		return nil
+	}
+	nb := len(p.Features[f].Counts)
+	return slices.Clone(c.Bins[offsets[f] : offsets[f]+nb])
+}

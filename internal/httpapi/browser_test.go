@@ -182,10 +182,10 @@ type tab struct {
 	problems []string
 }
 
-// openTab opens a tab, applies setup (viewport, time zone), and fails the
+// newTab opens a tab, applies setup (viewport, time zone), and fails the
 // test at its end if the page threw, logged an error, or sent a request
 // anywhere but the test server.
-func (p *pageTest) openTab(t *testing.T, setup ...chromedp.Action[chromedp.Void]) *tab {
+func (p *pageTest) newTab(t *testing.T, setup ...chromedp.Action[chromedp.Void]) *tab {
 	tb := &tab{t: t, p: p}
 	ctx, cancel := chromedp.NewContext(p.browser, chromedp.WithListener(func(ev any) {
 		tb.mu.Lock()
@@ -222,8 +222,21 @@ func (p *pageTest) openTab(t *testing.T, setup ...chromedp.Action[chromedp.Void]
 		cancel()
 	})
 	tb.do(setup...)
-	tb.do(chromedp.Navigate(p.srv.URL + "/"))
+	return tb
+}
+
+// openTab opens the call-centre page in a new tab (see newTab) and waits
+// until its form is ready.
+func (p *pageTest) openTab(t *testing.T, setup ...chromedp.Action[chromedp.Void]) *tab {
+	tb := p.openPage(t, "/", setup...)
 	tb.waitJS(`document.getElementById('trip-form').dataset.ready === 'true'`)
+	return tb
+}
+
+// openPage opens the page at path in a new tab (see newTab).
+func (p *pageTest) openPage(t *testing.T, path string, setup ...chromedp.Action[chromedp.Void]) *tab {
+	tb := p.newTab(t, setup...)
+	tb.do(chromedp.Navigate(p.srv.URL + path))
 	return tb
 }
 

@@ -238,6 +238,11 @@ func TestOpenAPIResponses(t *testing.T) {
 		{op: "monitoring", status: 200, srv: "static", method: "GET", path: "/monitoring"},
 		{op: "monitoring", status: 200, srv: "monitored", method: "GET", path: "/monitoring"},
 		{op: "monitoring", status: 200, srv: "empty", method: "GET", path: "/monitoring"},
+		{op: "monitoringDistributions", status: 200, srv: "static", method: "GET", path: "/monitoring/distributions"},
+		{op: "monitoringDistributions", status: 200, srv: "monitored", method: "GET", path: "/monitoring/distributions"},
+		{op: "monitoringDistributions", status: 200, srv: "empty", method: "GET", path: "/monitoring/distributions"},
+		{op: "monitoringPage", status: 200, srv: "static", method: "GET", path: "/monitoring/page"},
+		{op: "monitoringPage", status: 200, srv: "monitored", method: "GET", path: "/monitoring/page"},
 
 		// Last: it takes the registry away.
 		{op: "models", status: 503, srv: "registry", method: "GET", path: "/models", before: reg.remove},

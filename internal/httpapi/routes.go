@@ -19,6 +19,10 @@ const (
 	PathOpenAPI      = "/openapi.json"
 	PathDocs         = "/docs"
 	PathMonitoring   = "/monitoring"
+	// PathMonitoringPage is the monitoring page for people, and
+	// PathMonitoringDistributions the counts its charts draw.
+	PathMonitoringPage          = "/monitoring/page"
+	PathMonitoringDistributions = "/monitoring/distributions"
 )
 
 // routeTable is the whole API surface, one entry per route. The mux, the
@@ -136,6 +140,20 @@ func (s *Server) routeTable() []Route {
 				"A window with too few trips reports computed false and no flag. enabled is false, with a reason, for a model trained without a drift profile.",
 			Responses: []Response{JSONReply(200, "The drift of each window", live.Snapshot{})},
 		}},
+		{Method: "GET", Path: PathMonitoringDistributions, Handler: s.api(s.handleMonitoringDistributions()), Op: &Operation{
+			ID: "monitoringDistributions", Summary: "Training data against recent traffic, bin by bin", Tags: []string{"operations"},
+			Description: "The counts the drift scores of GET /monitoring compare, for charts: per feature the drift profile's reference counts (training trips; validation estimates), " +
+				"and per sliding window the counts of the trips predicted. Bins: zones 0..265 (0 an invalid id), passenger counts 0..9 then unknown, " +
+				"hours of week 0..167 (Monday 00:00 first) then no pickup time, estimate quantile bins (upper edges in minutes) then not finite. " +
+				"enabled is false, with a reason, for a model trained without a drift profile.",
+			Responses: []Response{JSONReply(200, "Reference and window counts", live.Distributions{})},
+		}},
+		{Method: "GET", Path: PathMonitoringPage, Handler: s.api(s.handleMonitoringPage()), Op: &Operation{
+			ID: "monitoringPage", Summary: "Monitoring page", Tags: []string{"operations"},
+			Description: "An HTML page for people: drift scores against their thresholds per feature and window, scores over time (kept by the page while it is open), " +
+				"and charts of the training data against recent traffic (zones by borough, hour of week, estimates). Served from the binary; needs no internet.",
+			Responses: []Response{{Status: 200, Description: "Monitoring page", Content: []Content{{Type: "text/html", Of: ""}}}},
+		}},
 		{Path: "/", Label: "other", Handler: s.api(s.handleNotFound()),
 			Unlisted: "the catch-all: 404 for unknown paths, 405 with Allow for known paths asked with another method"},
 	}
@@ -145,11 +163,25 @@ func (s *Server) routeTable() []Route {
 func (s *Server) handleMonitoring() apiFunc {
 	return func(http.ResponseWriter, *http.Request) (any, error) {
 		if s.cfg.Monitor == nil {
-			return live.Snapshot{Reason: "drift monitoring is not running in this process", Windows: []live.WindowSnapshot{}}, nil
+			return live.Snapshot{Reason: monitorOff, Windows: []live.WindowSnapshot{}}, nil
 		}
 		return s.cfg.Monitor.Snapshot(), nil
 	}
 }
+
+// handleMonitoringDistributions answers the reference's and the windows' counts.
+func (s *Server) handleMonitoringDistributions() apiFunc {
+	return func(w http.ResponseWriter, _ *http.Request) (any, error) {
+		w.Header().Set("Cache-Control", "no-store")
+		if s.cfg.Monitor == nil {
+			return live.Distributions{Reason: monitorOff, Reference: []live.FeatureCounts{}, Windows: []live.WindowCounts{}}, nil
+		}
+		return s.cfg.Monitor.Distributions(), nil
+	}
+}
+
+// monitorOff is why monitoring is off when the process runs no monitor.
+const monitorOff = "drift monitoring is not running in this process"
 
 // handleNotFound answers every path no route matches, and wrong methods on known paths.
 func (s *Server) handleNotFound() apiFunc {

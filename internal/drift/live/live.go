@@ -235,17 +235,14 @@ type WindowSnapshot struct {
 func (m *Monitor) Snapshot() Snapshot {
 	now := m.opts.Now()
 	snap := Snapshot{At: now.UTC(), MinTrips: m.minTrips(), Windows: []WindowSnapshot{}}
-	st := m.st.Load()
-	if cur := m.current(); cur == nil {
-		snap.Reason = "no model is loaded yet"
+	st, reason := m.stateNow()
+	if st == nil {
+		snap.Reason = reason
 		return snap
-	} else if st == nil || st.mv != cur {
-		// Nothing observed since this model became the default.
-		st = m.newState(cur)
 	}
 	snap.Model, snap.ModelVersion = st.mv.Name, st.mv.Version
 	if st.profile == nil {
-		snap.Reason = "the model has no drift profile (trained before taxieta kept one); retrain it to monitor drift"
+		snap.Reason = reason
 		return snap
 	}
 	snap.Enabled = true
@@ -383,4 +380,86 @@ func (b *Batch) Score(o drift.Options) (w WindowSnapshot, ok bool) {
 		c.Bins[i] = b.bins[i].Load()
 	}
 	return Score("run", 0, mv.Artifact.Profile, &c, o), true
+}
+
+// Distributions are the reference's and each window's counts, bin by bin,
+// for the monitoring page's charts (reference against now). The bins are
+// those of drift.FeatureProfile: zones 0..265 (0 an invalid id), passenger
+// counts 0..9 then unknown, hours of week 0..167 (Monday 00:00 first) then
+// no pickup time, estimate quantile bins then not finite.
+type Distributions struct {
+	// Enabled, Reason, Model and ModelVersion are as in Snapshot.
+	Enabled      bool      `json:"enabled"`
+	Reason       string    `json:"reason,omitempty"`
+	Model        string    `json:"model,omitempty"`
+	ModelVersion string    `json:"model_version,omitempty"`
+	At           time.Time `json:"at"`
+	// Reference are the training trips' counts (the validation trips'
+	// for the estimate), feature by feature.
+	Reference []FeatureCounts `json:"reference"`
+	// Windows are each window's counts now.
+	Windows []WindowCounts `json:"windows"`
+}
+
+// FeatureCounts are one feature's counts per bin.
+type FeatureCounts struct {
+	Feature string  `json:"feature"`
+	Counts  []int64 `json:"counts"`
+	// Edges are the estimate bins' upper edges in minutes (estimate only).
+	Edges []float64 `json:"edges,omitempty"`
+}
+
+// WindowCounts are one window's counts.
+type WindowCounts struct {
+	Window   string          `json:"window"`
+	Seconds  float64         `json:"seconds"`
+	Trips    int64           `json:"trips"`
+	Features []FeatureCounts `json:"features"`
+}
+
+// Distributions counts every window now, next to the reference.
+func (m *Monitor) Distributions() Distributions {
+	now := m.opts.Now()
+	d := Distributions{At: now.UTC(), Reference: []FeatureCounts{}, Windows: []WindowCounts{}}
+	st, reason := m.stateNow()
+	if st == nil {
+		d.Reason = reason
+		return d
+	}
+	d.Model, d.ModelVersion = st.mv.Name, st.mv.Version
+	if st.profile == nil {
+		d.Reason = reason
+		return d
+	}
+	d.Enabled = true
+	for _, fp := range st.profile.Features {
+		d.Reference = append(d.Reference, FeatureCounts{Feature: fp.Name, Counts: fp.Counts, Edges: fp.Edges})
+	}
+	for _, r := range st.rings {
+		var c drift.Counts
+		r.sum(now.UnixNano(), &c)
+		wc := WindowCounts{Window: r.w.Name, Seconds: (time.Duration(r.w.Buckets) * r.w.Width).Seconds(), Trips: c.Trips}
+		for f := range drift.Feature(len(st.profile.Features)) {
+			wc.Features = append(wc.Features, FeatureCounts{Feature: f.String(), Counts: c.Feature(st.profile, f)})
+		}
+		d.Windows = append(d.Windows, wc)
+	}
+	return d
+}
+
+// stateNow is the state of the current default model (fresh and empty
+// when nothing was observed since it became the default), with the reason
+// monitoring is off when st is nil or has no profile.
+func (m *Monitor) stateNow() (st *state, reason string) {
+	cur := m.current()
+	if cur == nil {
+		return nil, "no model is loaded yet"
+	}
+	if st = m.st.Load(); st == nil || st.mv != cur {
+		st = m.newState(cur)
+	}
+	if st.profile == nil {
+		return st, "the model has no drift profile (trained before taxieta kept one); retrain it to monitor drift"
+	}
+	return st, ""
 }
