@@ -35,7 +35,7 @@ func runMonitor(ctx context.Context, env environment, args []string) error {
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.Float64Var(&minMin, "min-minutes", def.MinMinutes, "shortest actual trip judged, minutes (the model's cleaning rules)")
 	fs.Float64Var(&maxMin, "max-minutes", def.MaxMinutes, "longest actual trip judged, minutes")
-	fs.BoolVar(&failOnDrift, "fail-on-drift", false, fmt.Sprintf("exit with code %d, after writing the report, when any feature drifts over the whole period (for a scheduled job that retrains)", exitDrift))
+	fs.BoolVar(&failOnDrift, "fail-on-drift", false, fmt.Sprintf("after writing the report, exit %d when any feature drifts over the whole period, naming the features, so a scheduled job can retrain (exit 0: no drift; 1: an error, or drift not computed; 2: a usage mistake); the drift is scored against the profile of the --model that made the estimates", exitDrift))
 	d.register(fs.StringVar)
 	mf.register(fs, false) // after d: the one --cache-dir is d's
 	df.register(fs)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taxieta/taxieta/internal/accuracy"
 	"github.com/taxieta/taxieta/internal/testenv"
 )
 
@@ -166,5 +167,30 @@ func TestMonitorDrift(t *testing.T) {
 				t.Errorf("the HTML report lacks the drift tables or the flags (%v)", err)
 			}
 		})
+	}
+}
+
+// TestFailOnDriftOutcome: the exit code of --fail-on-drift for each kind
+// of drift report.
+func TestFailOnDriftOutcome(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		d    *accuracy.Drift
+		code int
+		want string
+	}{
+		{"no drift", &accuracy.Drift{Computed: true, Overall: &accuracy.DriftScore{Flagged: []string{}}}, 0, ""},
+		{"drift", &accuracy.Drift{Computed: true, Overall: &accuracy.DriftScore{Flagged: []string{"pickup_zone", "estimate"}}}, exitDrift, "in pickup_zone, estimate"},
+		{"no profile", &accuracy.Drift{Reason: "the model m has no drift profile"}, 1, "drift not computed: the model m has no drift profile"},
+		{"not asked", nil, 1, "drift not computed"},
+	} {
+		err := failOnDriftOutcome(tt.d)
+		code := 0
+		if err != nil {
+			code = exitCode(err)
+		}
+		if code != tt.code || (tt.want != "" && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: exit %d (%v); want %d %q", tt.name, code, err, tt.code, tt.want)
+		}
 	}
 }
