@@ -40,6 +40,10 @@ func exitCode(err error) int {
 	if errors.As(err, &u) {
 		return 2
 	}
+	var d driftError
+	if errors.As(err, &d) {
+		return exitDrift
+	}
 	return 1
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taxieta/taxieta/internal/accuracy"
 	"github.com/taxieta/taxieta/internal/testenv"
 )
 
@@ -74,6 +75,122 @@ func TestMonitorReproducesPredict(t *testing.T) {
 		var u usageError
 		if err == nil || !strings.Contains(err.Error(), tt.want) || errors.As(err, &u) != tt.usage {
 			t.Errorf("taxieta %s: %v; want %q (usage %v)", strings.Join(tt.args, " "), err, tt.want, tt.usage)
+		}
+	}
+}
+
+// TestMonitorDrift: the report scores the judged trips against the default
+// model's drift profile; --fail-on-drift passes on a month the model was
+// trained on (green 2023-02) and exits exitDrift, after writing the report,
+// naming pickup_zone, on green 2021-01.
+func TestMonitorDrift(t *testing.T) {
+	data := testenv.DataDir(t)
+	tmp := t.TempDir()
+	c := cli{t: t, env: map[string]string{"TAXIETA_CACHE_DIR": filepath.Join(tmp, "cache")}}
+	for _, tt := range []struct {
+		month       string
+		pickupFlag  bool
+		wantExit    int
+		wantMessage string
+	}{
+		{"2023-02", false, 0, ""},
+		{"2021-01", true, exitDrift, "drift from the model's training data in pickup_zone"},
+	} {
+		t.Run(tt.month, func(t *testing.T) {
+			out := filepath.Join(tmp, tt.month+".parquet")
+			c.must("predict", "--in", filepath.Join(data, "green_tripdata_"+tt.month+".parquet"), "--out", out)
+			html := filepath.Join(tmp, tt.month+".html")
+			stdout, _, err := c.run("monitor", "--estimates", out, "--actuals", "green:"+tt.month, "--data-dir", data, "--json", "--html", html, "--fail-on-drift")
+			code := 0
+			if err != nil {
+				code = exitCode(err)
+			}
+			if code != tt.wantExit || (tt.wantMessage != "" && !strings.Contains(err.Error(), tt.wantMessage)) {
+				t.Fatalf("exit %d (%v); want %d %q", code, err, tt.wantExit, tt.wantMessage)
+			}
+			var rep struct {
+				Drift struct {
+					Computed bool
+					Model    string
+					Overall  struct {
+						Trips    int64
+						Features []struct {
+							Feature  string
+							Computed bool
+							Score    float64
+							Flag     bool
+						}
+						Flagged []string
+					}
+					Days []struct {
+						Day      string
+						Trips    int64
+						Features []struct{ Computed bool }
+						Note     string
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatalf("the report was not written before the exit: %v", err)
+			}
+			d := rep.Drift
+			if !d.Computed || d.Overall.Trips < 50000 || len(d.Overall.Features) != 5 {
+				t.Fatalf("drift %+v", d)
+			}
+			for _, f := range d.Overall.Features {
+				t.Logf("%s %-18s %.4f flag %v", tt.month, f.Feature, f.Score, f.Flag)
+				if !f.Computed || (f.Flag && !tt.pickupFlag) || (f.Feature == "pickup_zone" && f.Flag != tt.pickupFlag) {
+					t.Errorf("%s: computed %v, flag %v", f.Feature, f.Computed, f.Flag)
+				}
+			}
+			// The few trips the file holds from outside the month make
+			// days too small to score: "not computed", never NaN.
+			small := 0
+			for _, day := range d.Days {
+				if day.Trips < 200 {
+					small++
+					if !strings.Contains(day.Note, "not computed") || day.Features[0].Computed {
+						t.Errorf("day %s of %d trips: %+v", day.Day, day.Trips, day)
+					}
+				}
+			}
+			if small == 0 || len(d.Days) < 28 || strings.Contains(stdout, "NaN") {
+				t.Errorf("%d days, %d small", len(d.Days), small)
+			}
+			page, err := os.ReadFile(html)
+			overall := "No feature is flagged."
+			if tt.pickupFlag {
+				overall = `<strong class="flag">Drift: pickup_zone`
+			}
+			if err != nil || !strings.Contains(string(page), "Drift from the training data") || !strings.Contains(string(page), "not computed") ||
+				!strings.Contains(string(page), overall) || strings.Contains(string(page), "<script") {
+				t.Errorf("the HTML report lacks the drift tables or the flags (%v)", err)
+			}
+		})
+	}
+}
+
+// TestFailOnDriftOutcome: the exit code of --fail-on-drift for each kind
+// of drift report.
+func TestFailOnDriftOutcome(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		d    *accuracy.Drift
+		code int
+		want string
+	}{
+		{"no drift", &accuracy.Drift{Computed: true, Overall: &accuracy.DriftScore{Flagged: []string{}}}, 0, ""},
+		{"drift", &accuracy.Drift{Computed: true, Overall: &accuracy.DriftScore{Flagged: []string{"pickup_zone", "estimate"}}}, exitDrift, "in pickup_zone, estimate"},
+		{"no profile", &accuracy.Drift{Reason: "the model m has no drift profile"}, 1, "drift not computed: the model m has no drift profile"},
+		{"not asked", nil, 1, "drift not computed"},
+	} {
+		err := failOnDriftOutcome(tt.d)
+		code := 0
+		if err != nil {
+			code = exitCode(err)
+		}
+		if code != tt.code || (tt.want != "" && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: exit %d (%v); want %d %q", tt.name, code, err, tt.code, tt.want)
 		}
 	}
 }

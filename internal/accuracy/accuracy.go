@@ -58,6 +58,18 @@ type Report struct {
 	Cleaning  trip.Stats `json:"cleaning"`
 	Overall   Figures    `json:"overall"`
 	Days      []Figures  `json:"days"`
+	// Drift is the drift of the judged trips from the training data of
+	// the model that made the estimates; nil when Evaluate was not asked
+	// for it (Config.Drift nil).
+	Drift *Drift `json:"drift,omitempty"`
+}
+
+// Config says how Run judges estimates.
+type Config struct {
+	// Rules clean the actual trips; the zero Rules mean trip.DefaultRules.
+	Rules trip.Rules
+	// Drift, when not nil, asks for the drift of the judged trips.
+	Drift *DriftConfig
 }
 
 // estimate is one estimate to judge: where it points in the actual trips
@@ -84,6 +96,13 @@ var errFormat = errors.New("not a taxieta batch output or prediction log")
 // prediction log file, or a directory of prediction log files) with the
 // actual trips of the TLC file actuals, cleaned by rules.
 func Evaluate(ctx context.Context, estimates, actuals string, rules trip.Rules) (*Report, error) {
+	return Run(ctx, estimates, actuals, Config{Rules: rules})
+}
+
+// Run is Evaluate with the drift of the judged trips as well, when
+// cfg.Drift asks for it.
+func Run(ctx context.Context, estimates, actuals string, cfg Config) (*Report, error) {
+	rules := cfg.Rules
 	if rules == (trip.Rules{}) {
 		rules = trip.DefaultRules()
 	}
@@ -120,6 +139,7 @@ func Evaluate(ctx context.Context, estimates, actuals string, rules trip.Rules) 
 	}
 	var all model.Sums
 	days := map[string]*daySums{}
+	dc := newDriftCounter(cfg.Drift, rep.Models)
 	for _, e := range ests {
 		i := -1
 		if e.hasIndex {
@@ -148,6 +168,7 @@ func Evaluate(ctx context.Context, estimates, actuals string, rules trip.Rules) 
 		}
 		d.sums.Add(ex.Minutes, e.pred)
 		all.Add(ex.Minutes, e.pred)
+		dc.add(day, e.model, &ex.Trip, e.pred)
 	}
 	if rep.Estimated == 0 {
 		return nil, fmt.Errorf("estimates %s: no estimates to judge", estimates)
@@ -160,6 +181,7 @@ func Evaluate(ctx context.Context, estimates, actuals string, rules trip.Rules) 
 		d := days[day]
 		rep.Days = append(rep.Days, figures(day, d.trips, &d.sums))
 	}
+	rep.Drift = dc.report()
 	return rep, nil
 }
 

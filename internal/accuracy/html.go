@@ -113,6 +113,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 	"pct":  func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
 	"f3":   func(v float64) string { return fmt.Sprintf("%.3f", v) },
 	"f3p":  func(v *float64) string { return fmt.Sprintf("%+.3f", *v) },
+	"f4":   func(v float64) string { return fmt.Sprintf("%.4f", v) },
 	"base": name,
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>taxieta accuracy: {{base .Estimates}}</title>
@@ -120,6 +121,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#222}
 table{border-collapse:collapse;width:100%}th,td{padding:.25rem .5rem;text-align:right;border-bottom:1px solid #eee}
 th:first-child,td:first-child{text-align:left}.note{color:#8a6d3b}h1{font-size:1.4rem}
+.flag{background:#f8d7da;color:#721c24;font-weight:600}.nc{color:#999}
 </style></head><body>
 <h1>How wrong was the model?</h1>
 <p>Estimates <code>{{.Estimates}}</code> by {{range $i, $m := .Models}}{{if $i}}, {{end}}<code>{{$m}}</code>{{end}},
@@ -135,6 +137,22 @@ bias {{f3p .Bias}} min (estimate minus actual), {{pct .Metrics.IntervalCoverage}
 <table><thead><tr><th>day</th><th>trips</th><th>judged</th><th>RMSE</th><th>MAE</th><th>bias</th><th>in range</th></tr></thead><tbody>
 {{range .Days}}<tr><td>{{.Day}}</td><td>{{.Trips}}</td><td>{{.Kept}}</td>{{if .Metrics}}<td>{{f3 .Metrics.RMSE}}</td><td>{{f3 .Metrics.MAE}}</td><td>{{f3p .Bias}}</td><td>{{pct .Metrics.IntervalCoverage}}</td>{{else}}<td colspan="4" class="note">{{.Note}}</td>{{end}}</tr>
 {{end}}</tbody></table>
+<h2>Drift from the training data</h2>
+{{with .Drift}}{{if .Computed}}{{with .Overall}}
+<p>The {{.Trips}} judged trips against the drift profile of <code>{{$.Drift.Model}}</code>. A feature is flagged when its score is
+beyond both the no-drift threshold calibrated for this many trips and the minimum effect size.
+{{if .Flagged}}<strong class="flag">Drift: {{range $i, $f := .Flagged}}{{if $i}}, {{end}}{{$f}}{{end}}.</strong>{{else}}No feature is flagged.{{end}}</p>
+<table><thead><tr><th>feature</th><th>score</th><th>threshold</th><th>calibrated</th><th>min effect</th><th>unknown</th><th>flag</th></tr></thead><tbody>
+{{range .Features}}<tr{{if .Flag}} class="flag"{{end}}><td>{{.Feature}}</td>{{if .Computed}}<td>{{f4 .Score}} {{.Kind}}</td><td>{{f4 .Threshold}}</td><td>{{f4 .Calibrated}}</td>{{else}}<td colspan="3" class="nc">not computed ({{.Trips}} trips)</td>{{end}}<td>{{.MinEffect}}</td><td>{{pct .UnknownShare}}</td><td>{{if .Flag}}DRIFT{{else}}–{{end}}</td></tr>
+{{end}}</tbody></table>{{end}}
+<h3>Drift per day</h3>
+<p>Highlighted: flagged. A day's hour of week is not scored (a day holds 24 of the week's 168 hours), nor is any feature of a
+day with fewer than {{.MinTrips}} trips. A day is compared with the whole training mix, so weekends and busy days flag now and
+then even in a month the model learnt from: read per-day flags as hints, the whole period above as the verdict.</p>
+<table><thead><tr><th>day</th><th>trips</th>{{range .Overall.Features}}<th>{{.Feature}}</th>{{end}}</tr></thead><tbody>
+{{range .Days}}<tr><td>{{.Day}}</td><td>{{.Trips}}</td>{{range .Features}}{{if .Computed}}<td{{if .Flag}} class="flag"{{end}}>{{f4 .Score}}</td>{{else}}<td class="nc">not computed</td>{{end}}{{end}}</tr>
+{{end}}</tbody></table>
+{{else}}<p class="note">Drift not computed: {{.Reason}}</p>{{end}}{{else}}<p class="note">Drift not asked for.</p>{{end}}
 </body></html>
 `))
 
