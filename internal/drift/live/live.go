@@ -4,16 +4,17 @@
 // and scores each window against the model's drift profile on demand: for
 // GET /monitoring, for Prometheus scrapes and at the end of a batch run.
 //
-// Counting is O(1) per trip, allocates nothing and never waits: each
-// bucket's counters are atomics, and a bucket is cleared by the first
-// trip of its new period. A trip counted at the very moment its bucket is
-// recycled may be lost to it; windows are statistics, not ledgers.
+// Counting is O(1) per trip, allocates nothing and takes no lock: each
+// bucket's counters are atomics, and a bucket is cleared by the first trip
+// of its new period, while the trips that arrive meanwhile yield for the
+// few hundred stores that takes (once a minute or an hour), so none is lost.
 package live
 
 import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -173,17 +174,30 @@ func (m *Monitor) newState(mv *serving.ModelVersion) *state {
 }
 
 // slotAt is the bucket of time now (Unix nanoseconds), cleared if it last
-// held an older period.
+// held an older period. The goroutine that claims a bucket for a new period
+// marks it (the period negated) while it clears the counters; the others
+// yield until it is done, which happens once a period per bucket and takes
+// a few hundred atomic stores, so that no trip counted into the new period
+// is wiped by the clearing.
 func (r *ring) slotAt(now int64) *slot {
 	p := now/int64(r.w.Width) + 1
 	s := &r.slots[p%int64(len(r.slots))]
-	if old := s.period.Load(); old != p && old < p && s.period.CompareAndSwap(old, p) {
-		for i := range s.bins {
-			s.bins[i].Store(0)
+	for {
+		old := s.period.Load()
+		switch {
+		case old >= p: // this period, or a later one (a clock step back)
+			return s
+		case old < 0: // being cleared for a period
+			runtime.Gosched()
+		case s.period.CompareAndSwap(old, -p):
+			for i := range s.bins {
+				s.bins[i].Store(0)
+			}
+			s.trips.Store(0)
+			s.period.Store(p)
+			return s
 		}
-		s.trips.Store(0)
 	}
-	return s
 }
 
 // sum adds up the buckets of the window ending at now.
