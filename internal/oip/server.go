@@ -6,6 +6,7 @@
 package oip
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -131,20 +132,42 @@ func (s *Server) model(r *http.Request) (*serving.ModelVersion, error) {
 	if v == "" {
 		v = r.URL.Query().Get("model_version")
 	}
-	mv, err := s.svc.Model(r.Context(), v)
+	return s.resolve(r.Context(), r.PathValue("name"), v)
+}
+
+// resolve finds the model version a request names, for either binding:
+// the current one when version is empty; errors are NotFound or
+// Unavailable (no model loaded yet).
+func (s *Server) resolve(ctx context.Context, name, version string) (*serving.ModelVersion, error) {
+	mv, err := s.svc.Model(ctx, version)
 	if err != nil {
 		switch {
 		case errors.Is(err, serving.ErrNoModel):
 			err = apierr.Wrap(apierr.Unavailable, err, "no model is loaded yet")
 		case apierr.KindOf(err) == apierr.Unknown:
-			err = apierr.Wrap(apierr.NotFound, err, fmt.Sprintf("model version %q is not found: %v", v, err))
+			err = apierr.Wrap(apierr.NotFound, err, fmt.Sprintf("model version %q is not found: %v", version, err))
 		}
 		return nil, err
 	}
-	if name := r.PathValue("name"); name != mv.Name {
+	if name != mv.Name {
 		return nil, &apierr.Error{Kind: apierr.NotFound, Field: "name", Msg: fmt.Sprintf("model %q is not found; this server serves %q", name, mv.Name)}
 	}
 	return mv, nil
+}
+
+// modelMetadata describes mv's tensors, for both bindings.
+func modelMetadata(mv *serving.ModelVersion) ModelMetadata {
+	md := ModelMetadata{Name: mv.Name, Versions: []string{mv.Version}, Platform: "taxieta",
+		Inputs: []TensorMetadata{
+			{Name: inPU, Datatype: typeInt64, Shape: []int64{-1}},
+			{Name: inDO, Datatype: typeInt64, Shape: []int64{-1}},
+			{Name: inPax, Datatype: typeInt64, Shape: []int64{-1}},
+			{Name: inPickup, Datatype: typeBytes, Shape: []int64{-1}},
+		}}
+	for _, n := range outputNames {
+		md.Outputs = append(md.Outputs, TensorMetadata{Name: n, Datatype: typeFP64, Shape: []int64{-1}})
+	}
+	return md
 }
 
 // ModelMetadata is GET /v2/models/{name}[/versions/{version}].
@@ -155,17 +178,7 @@ func (s *Server) ModelMetadata() http.Handler {
 			writeError(w, err)
 			return
 		}
-		md := ModelMetadata{Name: mv.Name, Versions: []string{mv.Version}, Platform: "taxieta",
-			Inputs: []TensorMetadata{
-				{Name: inPU, Datatype: typeInt64, Shape: []int64{-1}},
-				{Name: inDO, Datatype: typeInt64, Shape: []int64{-1}},
-				{Name: inPax, Datatype: typeInt64, Shape: []int64{-1}},
-				{Name: inPickup, Datatype: typeBytes, Shape: []int64{-1}},
-			}}
-		for _, n := range outputNames {
-			md.Outputs = append(md.Outputs, TensorMetadata{Name: n, Datatype: typeFP64, Shape: []int64{-1}})
-		}
-		writeJSON(w, md)
+		writeJSON(w, modelMetadata(mv))
 	})
 }
 
