@@ -85,7 +85,7 @@ func startServer(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *
 // startServerEnv is startServer with the process environment env.
 func startServerEnv(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(env, "TAXIETA_LOG_REQUESTS=false")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

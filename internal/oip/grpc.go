@@ -43,7 +43,7 @@ func (s *Server) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 }
 
 // grpcHealth answers the health service from the seam: SERVING while a
-// model is loaded, NOT_SERVING before.
+// model is loaded, NOT_SERVING before and while draining.
 type grpcHealth struct {
 	*health.Server
 	s *Server
@@ -57,7 +57,7 @@ func (h *grpcHealth) Check(ctx context.Context, in *healthpb.HealthCheckRequest)
 		return nil, grpcstatus.Errorf(codes.NotFound, "unknown service %q", in.GetService())
 	}
 	st := healthpb.HealthCheckResponse_SERVING
-	if h.s.svc.Current() == nil {
+	if !h.s.ready() {
 		st = healthpb.HealthCheckResponse_NOT_SERVING
 	}
 	return &healthpb.HealthCheckResponse{Status: st}, nil
@@ -75,7 +75,7 @@ func (g *GRPC) ServerLive(context.Context, *oippb.ServerLiveRequest) (*oippb.Ser
 
 // ServerReady answers ready once a model is loaded.
 func (g *GRPC) ServerReady(context.Context, *oippb.ServerReadyRequest) (*oippb.ServerReadyResponse, error) {
-	return &oippb.ServerReadyResponse{Ready: g.s.svc.Current() != nil}, nil
+	return &oippb.ServerReadyResponse{Ready: g.s.ready()}, nil
 }
 
 // ModelReady answers ready for a model and version the server serves;

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/taxieta/taxieta/internal/apierr"
@@ -38,10 +39,19 @@ type Options struct {
 
 // Server answers the Open Inference Protocol v2 over a prediction seam.
 type Server struct {
-	svc  *serving.Service
-	opts Options
-	bufs sync.Pool // *buffers
+	svc      *serving.Service
+	opts     Options
+	bufs     sync.Pool // *buffers
+	draining atomic.Bool
 }
+
+// Drain turns readiness false (REST /v2/health/ready, gRPC ServerReady and
+// the gRPC health service) for the rest of the server's life, so that load
+// balancers stop sending requests before the listeners close.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// ready says a model is loaded and the server is not draining.
+func (s *Server) ready() bool { return !s.draining.Load() && s.svc.Current() != nil }
 
 type buffers struct {
 	body  []byte
@@ -112,7 +122,7 @@ func (s *Server) Live() http.Handler {
 // Ready is GET /v2/health/ready: 200 once a model is loaded, else 503.
 func (s *Server) Ready() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.svc.Current() == nil {
+		if !s.ready() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	})
