@@ -32,9 +32,14 @@ func (s *Server) GRPCService() *GRPC { return &GRPC{s: s} }
 // NewGRPCServer returns a gRPC server answering inference.GRPCInferenceService,
 // the standard health service (grpc.health.v1.Health: SERVING for "" and the
 // inference service once a model is loaded) and server reflection (so that
-// grpcurl needs no proto file). Messages are bounded by MaxBodyBytes.
+// grpcurl needs no proto file). Messages are bounded by MaxBodyBytes; one
+// that is not valid protobuf is INVALID_ARGUMENT, not grpc-go's INTERNAL.
 func (s *Server) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
-	opts = append([]grpc.ServerOption{grpc.MaxRecvMsgSize(int(s.opts.MaxBodyBytes))}, opts...)
+	opts = append([]grpc.ServerOption{
+		grpc.MaxRecvMsgSize(int(s.opts.MaxBodyBytes)),
+		grpc.ForceServerCodecV2(newStrictCodec()),
+		grpc.ChainUnaryInterceptor(rejectMalformed),
+	}, opts...)
 	g := grpc.NewServer(opts...)
 	oippb.RegisterGRPCInferenceServiceServer(g, s.GRPCService())
 	healthpb.RegisterHealthServer(g, &grpcHealth{Server: health.NewServer(), s: s})

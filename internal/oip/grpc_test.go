@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/mem"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
@@ -265,5 +267,44 @@ func TestGRPCNoModel(t *testing.T) {
 	h, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{Service: "inference.GRPCInferenceService"})
 	if err != nil || h.Status != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("health Check = %v, %v", h, err)
+	}
+}
+
+// rawCodec sends []byte as they are, to put bytes that are not a valid
+// message on the wire.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil
+}
+func (rawCodec) Unmarshal(mem.BufferSlice, any) error { return nil }
+func (rawCodec) Name() string                         { return "proto" }
+
+func TestGRPCMalformedProtobuf(t *testing.T) {
+	s, _, mv := newServer(t, 5)
+	cc := grpcClient(t, s)
+	ctx := ctxT(t)
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"cut short", []byte{0x0a, 0x20, 'x'}},
+		{"bad wire type", []byte{0x0f}},
+		{"invalid UTF-8 string", []byte{0x0a, 0x01, 0xff}}, // name (field 1) = "\xff"
+		{"bad varint", []byte{0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+	} {
+		for _, method := range []string{"ModelInfer", "ModelMetadata", "ModelReady"} {
+			t.Run(tc.name+"/"+method, func(t *testing.T) {
+				var out []byte
+				err := cc.Invoke(ctx, "/inference.GRPCInferenceService/"+method, tc.body, &out, grpc.ForceCodecV2(rawCodec{}))
+				if st := grpcstatus.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "protobuf") {
+					t.Errorf("code %v (%q), want InvalidArgument naming protobuf", st.Code(), st.Message())
+				}
+			})
+		}
+	}
+	// A valid message still decodes through the same codec.
+	if _, err := oippb.NewGRPCInferenceServiceClient(cc).ModelReady(ctx, &oippb.ModelReadyRequest{Name: mv.Name}); err != nil {
+		t.Fatal(err)
 	}
 }
