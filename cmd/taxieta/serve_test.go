@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/taxieta/taxieta/internal/oip/oippb"
 )
 
 // syncBuffer collects a process's log lines for the test to read while they come.
@@ -168,6 +175,24 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The OIP v2 gRPC listener beside HTTP: ready, and it predicts.
+	cc, err := grpc.NewClient(servingGRPCAddr(t, logs.String()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	health := healthpb.NewHealthClient(cc)
+	if h, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || h.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("gRPC health: %v, %v", h, err)
+	}
+	in := func(name string, v int64) *oippb.ModelInferRequest_InferInputTensor {
+		return &oippb.ModelInferRequest_InferInputTensor{Name: name, Datatype: "INT64", Shape: []int64{1}, Contents: &oippb.InferTensorContents{Int64Contents: []int64{v}}}
+	}
+	if r, err := oippb.NewGRPCInferenceServiceClient(cc).ModelInfer(context.Background(), &oippb.ModelInferRequest{ModelName: "taxi-duration",
+		Inputs: []*oippb.ModelInferRequest_InferInputTensor{in("PULocationID", 132), in("DOLocationID", 230)}}); err != nil || len(r.RawOutputContents) != 3 {
+		t.Fatalf("gRPC ModelInfer: %v, %v", r, err)
+	}
+
 	// A slow request: headers and half the body now, the rest after SIGTERM.
 	body := `{"PULocationID": 74, "DOLocationID": 75}`
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
@@ -188,6 +213,9 @@ func TestServeEndToEnd(t *testing.T) {
 		resp.Body.Close()
 	} else {
 		t.Errorf("readyz during drain: %v", err)
+	}
+	if h, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || h.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("gRPC health during drain: %v, %v; want NOT_SERVING", h, err)
 	}
 	time.Sleep(400 * time.Millisecond) // past the drain delay: shutdown is waiting for us
 	if _, err := io.WriteString(conn, body[10:]); err != nil {
