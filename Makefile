@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test ./internal/httpapi -run '^$$' -fuzz FuzzPredictHandler -fuzztime 30s
 	$(GO) test ./internal/mlflowserve -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 30s
 	$(GO) test ./internal/oip -run '^$$' -fuzz FuzzDecodeInfer -fuzztime 30s
+	$(GO) test ./internal/oip -run '^$$' -fuzz FuzzDecodeGRPC -fuzztime 30s
 
 bench:
 	./scripts/bench.sh

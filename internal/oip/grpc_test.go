@@ -17,7 +17,9 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/taxieta/taxieta/internal/apierr"
 	"github.com/taxieta/taxieta/internal/oip/oippb"
 	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/trip"
@@ -307,4 +309,47 @@ func TestGRPCMalformedProtobuf(t *testing.T) {
 	if _, err := oippb.NewGRPCInferenceServiceClient(cc).ModelReady(ctx, &oippb.ModelReadyRequest{Name: mv.Name}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FuzzDecodeGRPC feeds arbitrary protobuf bytes to the gRPC decoder: a
+// request that decodes must never be a server fault nor a panic, and only
+// valid trips may pass.
+func FuzzDecodeGRPC(f *testing.F) {
+	for _, m := range []*oippb.ModelInferRequest{
+		{Inputs: []*tensor{
+			{Name: inPU, Datatype: "INT64", Shape: []int64{1}, Contents: &oippb.InferTensorContents{Int64Contents: []int64{74}}},
+			{Name: inDO, Datatype: "INT64", Shape: []int64{1}, Contents: &oippb.InferTensorContents{Int64Contents: []int64{236}}}}},
+		{Inputs: []*tensor{{Name: "t", Datatype: "INT64", Shape: []int64{1, 3}}, {Name: inPickup, Datatype: "BYTES", Shape: []int64{1}}},
+			RawInputContents: [][]byte{le64([]int64{1, 2, 3}), rawString("2024-03-05T08:30:00")},
+			Outputs:          []*oippb.ModelInferRequest_InferRequestedOutputTensor{{Name: outLow}}},
+	} {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	ny, err := trip.NYC()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var in oippb.ModelInferRequest
+		if proto.Unmarshal(body, &in) != nil {
+			return
+		}
+		d := decoder{ny: ny, maxRows: 1000}
+		req, err := d.decodeGRPC(&in)
+		if err != nil {
+			if c := codes.Code(apierr.KindOf(err).GRPCCode()); c != codes.InvalidArgument {
+				t.Fatalf("bad input answered %v: %v", c, err)
+			}
+			return
+		}
+		for _, tr := range req.trips {
+			if !trip.ValidZone(int64(tr.PULocationID)) || !trip.ValidZone(int64(tr.DOLocationID)) {
+				t.Fatalf("invalid trip accepted: %+v", tr)
+			}
+		}
+	})
 }
