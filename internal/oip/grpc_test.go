@@ -353,3 +353,35 @@ func FuzzDecodeGRPC(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkGRPCInferOne is one trip per ModelInfer call over a real
+// loopback TCP connection, from parallel callers on one client connection.
+func BenchmarkGRPCInferOne(b *testing.B) {
+	s, _, mv := newServer(b, 100)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := s.NewGRPCServer()
+	go func() { _ = g.Serve(lis) }()
+	defer g.Stop()
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Close()
+	c := oippb.NewGRPCInferenceServiceClient(cc)
+	req := &oippb.ModelInferRequest{ModelName: mv.Name, Inputs: []*tensor{
+		{Name: inPU, Datatype: "INT64", Shape: []int64{1}, Contents: &oippb.InferTensorContents{Int64Contents: []int64{74}}},
+		{Name: inDO, Datatype: "INT64", Shape: []int64{1}, Contents: &oippb.InferTensorContents{Int64Contents: []int64{236}}}}}
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.ModelInfer(context.Background(), req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
