@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -191,6 +192,15 @@ func TestServeEndToEnd(t *testing.T) {
 	if r, err := oippb.NewGRPCInferenceServiceClient(cc).ModelInfer(context.Background(), &oippb.ModelInferRequest{ModelName: "taxi-duration",
 		Inputs: []*oippb.ModelInferRequest_InferInputTensor{in("PULocationID", 132), in("DOLocationID", 230)}}); err != nil || len(r.RawOutputContents) != 3 {
 		t.Fatalf("gRPC ModelInfer: %v, %v", r, err)
+	}
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`taxieta_predictions_total\{model="taxi-duration",protocol="v2-grpc",version="[^"]+"\} 1\n`).Match(metrics) {
+		t.Error("metrics do not count the gRPC prediction under protocol v2-grpc")
 	}
 
 	// A slow request: headers and half the body now, the rest after SIGTERM.
