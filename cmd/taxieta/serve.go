@@ -131,8 +131,8 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, v
 		return fmt.Errorf("serve: listen on %s: %w", cfg.addr, err)
 	}
 	var (
-		gsrv   *grpc.Server
-		glnAdr = "off"
+		gsrv      *grpc.Server
+		grpcShown = "off"
 	)
 	errc := make(chan error, 2)
 	if cfg.grpcAddr != "off" {
@@ -142,7 +142,7 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, v
 			return fmt.Errorf("serve: listen on --grpc-addr %s: %w", cfg.grpcAddr, err)
 		}
 		gsrv = v2.NewGRPCServer()
-		glnAdr = gln.Addr().String()
+		grpcShown = gln.Addr().String()
 		go func() {
 			if err := gsrv.Serve(gln); err != nil {
 				errc <- fmt.Errorf("grpc: %w", err)
@@ -159,12 +159,16 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, v
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", glnAdr, "model", lm.Name, "model_version", lm.Version, "source", lm.Source,
+	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcShown, "model", lm.Name, "model_version", lm.Version, "source", lm.Source,
 		"app_version", buildinfo.Version(), "startup_ms", float64(time.Since(start).Microseconds())/1000)
 	flush() // operators and probes look for this line at once
 
 	select {
 	case err := <-errc:
+		_ = srv.Close()
+		if gsrv != nil {
+			gsrv.Stop()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -191,11 +195,13 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, v
 		}
 		return fmt.Errorf("serve: in-flight requests did not finish within the grace period %s: %w", cfg.grace, err)
 	}
-	select {
-	case <-gdone:
-	case <-sctx.Done():
-		gsrv.Stop()
-		return fmt.Errorf("serve: in-flight gRPC calls did not finish within the grace period %s", cfg.grace)
+	if gsrv != nil {
+		select {
+		case <-gdone:
+		case <-sctx.Done():
+			gsrv.Stop()
+			return fmt.Errorf("serve: in-flight gRPC calls did not finish within the grace period %s", cfg.grace)
+		}
 	}
 	log.Info("stopped")
 	return nil
