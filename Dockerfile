@@ -43,8 +43,9 @@ COPY --from=build --chown=65532:65532 /out/cache /var/cache/taxieta
 ENV TAXIETA_CACHE_DIR=/var/cache/taxieta
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without a passwd lookup.
 USER 65532:65532
-# The server listens on 0.0.0.0:8000 by default (TAXIETA_ADDR changes it).
-EXPOSE 8000
+# The server listens on 0.0.0.0:8000 by default (TAXIETA_ADDR changes it), and
+# answers the Open Inference Protocol v2 over gRPC on :8001 (TAXIETA_GRPC_ADDR).
+EXPOSE 8000 8001
 # There is no curl here: the binary probes its own /readyz (port from TAXIETA_ADDR).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
     CMD ["/taxieta", "healthcheck"]

@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test ./internal/httpapi -run '^$$' -fuzz FuzzPredictHandler -fuzztime 30s
 	$(GO) test ./internal/mlflowserve -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 30s
 	$(GO) test ./internal/oip -run '^$$' -fuzz FuzzDecodeInfer -fuzztime 30s
+	$(GO) test ./internal/oip -run '^$$' -fuzz FuzzDecodeGRPC -fuzztime 30s
 
 bench:
 	./scripts/bench.sh
@@ -62,8 +63,15 @@ check-default-model:
 # there (ONNX v1.22.0), with protoc (Debian: apt-get install protobuf-compiler)
 # and this pinned protoc-gen-go, installed into .cache/bin.
 PROTOC_GEN_GO_VERSION := v1.36.12
+# The OIP v2 gRPC service in internal/oip/oippb, from the specification's proto
+# (vendored there, commit in its header), with this pinned protoc-gen-go-grpc.
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 generate:
 	GOBIN=$(abspath .cache/bin) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	protoc --plugin=protoc-gen-go=.cache/bin/protoc-gen-go -I internal/onnx/onnxpb \
 		--go_out=internal/onnx/onnxpb --go_opt=paths=source_relative \
 		--go_opt=Monnx.proto=github.com/taxieta/taxieta/internal/onnx/onnxpb onnx.proto
+	GOBIN=$(abspath .cache/bin) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	protoc --plugin=protoc-gen-go=.cache/bin/protoc-gen-go --plugin=protoc-gen-go-grpc=.cache/bin/protoc-gen-go-grpc \
+		-I internal/oip/oippb --go_out=internal/oip/oippb --go_opt=paths=source_relative \
+		--go-grpc_out=internal/oip/oippb --go-grpc_opt=paths=source_relative grpc_predict_v2.proto

@@ -173,6 +173,14 @@ func TestComposePorts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.service, func(t *testing.T) {
 			ports := service(t, p, tt.service).Ports
+			if tt.service == "app" {
+				// And the OIP v2 gRPC listener, published as 8001.
+				grpcPort := addrPort(t, env(app, "TAXIETA_GRPC_ADDR"))
+				if len(ports) != 2 || int(ports[1].Target) != grpcPort || ports[1].Published != "8001" {
+					t.Fatalf("ports %+v, want 8000 and the gRPC port %d as 8001", ports, grpcPort)
+				}
+				ports = ports[:1]
+			}
 			if len(ports) != 1 {
 				t.Fatalf("ports %+v, want one", ports)
 			}

@@ -301,7 +301,7 @@ func TestDecodeIsStrict(t *testing.T) {
 		wantErr string
 	}{
 		{name: "the real file", doc: string(deployment)},
-		{name: "misspelt probe field", doc: strings.Replace(string(deployment), "path: /readyz", "pth: /readyz", 1), wantErr: `unknown field "pth"`},
+		{name: "misspelt probe field", doc: strings.Replace(string(deployment), "path: /healthz", "pth: /healthz", 1), wantErr: `unknown field "pth"`},
 		{name: "field at the wrong level", doc: strings.Replace(string(deployment), "  replicas: 2", "  replicas: 2\n  terminationGracePeriodSeconds: 20", 1), wantErr: "unknown field"},
 		{name: "duplicate field", doc: strings.Replace(string(deployment), "  replicas: 2", "  replicas: 2\n  replicas: 3", 1), wantErr: "replicas"},
 		{name: "wrong type", doc: strings.Replace(string(deployment), "  replicas: 2", "  replicas: two", 1), wantErr: "replicas"},
@@ -367,8 +367,16 @@ func TestKubernetesProbesMatchTheServer(t *testing.T) {
 	c := loadCluster(t)
 	ctr := c.container(t)
 	listen := int32(addrPort(t, c.configMap.Data["TAXIETA_ADDR"]))
-	if len(ctr.Ports) != 1 || ctr.Ports[0].ContainerPort != listen {
-		t.Errorf("container ports %+v, want one at TAXIETA_ADDR's port %d", ctr.Ports, listen)
+	grpcListen := int32(addrPort(t, c.configMap.Data["TAXIETA_GRPC_ADDR"]))
+	if len(ctr.Ports) != 2 || ctr.Ports[0].ContainerPort != listen || ctr.Ports[1].ContainerPort != grpcListen {
+		t.Errorf("container ports %+v, want TAXIETA_ADDR's port %d and TAXIETA_GRPC_ADDR's %d", ctr.Ports, listen, grpcListen)
+	}
+	// Readiness asks the gRPC health service, which turns NOT_SERVING on
+	// SIGTERM as /readyz does.
+	if rp := ctr.ReadinessProbe; rp == nil || rp.GRPC == nil {
+		t.Error("no gRPC readiness probe")
+	} else if rp.GRPC.Port != grpcListen || rp.GRPC.Service == nil || *rp.GRPC.Service != "inference.GRPCInferenceService" {
+		t.Errorf("readiness probes gRPC port %d service %v, want the server's %d and inference.GRPCInferenceService", rp.GRPC.Port, rp.GRPC.Service, grpcListen)
 	}
 	tests := []struct {
 		name  string
@@ -377,7 +385,6 @@ func TestKubernetesProbesMatchTheServer(t *testing.T) {
 	}{
 		{"startup", ctr.StartupProbe, httpapi.PathHealthz},
 		{"liveness", ctr.LivenessProbe, httpapi.PathHealthz},
-		{"readiness", ctr.ReadinessProbe, httpapi.PathReadyz},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -398,6 +405,9 @@ func TestKubernetesProbesMatchTheServer(t *testing.T) {
 	}
 	if got := portNumber(t, ctr, c.service.Spec.Ports[0].TargetPort); got != listen {
 		t.Errorf("Service targets port %d, want %d", got, listen)
+	}
+	if len(c.service.Spec.Ports) != 2 || portNumber(t, ctr, c.service.Spec.Ports[1].TargetPort) != grpcListen {
+		t.Errorf("Service ports %+v, want the gRPC port %d second", c.service.Spec.Ports, grpcListen)
 	}
 }
 

@@ -102,7 +102,7 @@ func TestPrometheusMetricsLint(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs bytes.Buffer
-	cmd := exec.CommandContext(ctx, taxietaBinary(t), "serve", "--addr="+addr)
+	cmd := exec.CommandContext(ctx, taxietaBinary(t), "serve", "--addr="+addr, "--grpc-addr=off")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

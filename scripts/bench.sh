@@ -21,7 +21,7 @@ wait_up() { for _ in $(seq 1 500); do curl -s -o /dev/null "$1" && return; sleep
 
 tport=$(port); bport=$(port)
 # Request logging on, as in production.
-"$tmp/taxieta" serve --addr "127.0.0.1:$tport" 2>"$tmp/taxieta.log" & pids+=($!); tpid=$!
+"$tmp/taxieta" serve --addr "127.0.0.1:$tport" --grpc-addr off 2>"$tmp/taxieta.log" & pids+=($!); tpid=$!
 "$tmp/barehttp" --addr "127.0.0.1:$bport" & pids+=($!)
 wait_ready "http://127.0.0.1:$tport/readyz"; wait_up "http://127.0.0.1:$bport/predict"
 
@@ -57,7 +57,7 @@ done
 
 # Memory after at least 1,000,000 requests (fresh server, request logging on).
 mport=$(port)
-"$tmp/taxieta" serve --addr "127.0.0.1:$mport" 2>/dev/null & pids+=($!); mpid=$!
+"$tmp/taxieta" serve --addr "127.0.0.1:$mport" --grpc-addr off 2>/dev/null & pids+=($!); mpid=$!
 wait_ready "http://127.0.0.1:$mport/readyz"
 total=0
 while [ "$total" -lt 1000000 ]; do
@@ -72,7 +72,7 @@ printf '\nmemory after %d requests: RSS %.1f MB (peak %.1f MB)\n' "$total" "$(aw
 for i in 1 2 3 4 5; do
   sport=$(port)
   start=$(date +%s%N)
-  "$tmp/taxieta" serve --addr "127.0.0.1:$sport" 2>"$tmp/start.log" & spid=$!
+  "$tmp/taxieta" serve --addr "127.0.0.1:$sport" --grpc-addr off 2>"$tmp/start.log" & spid=$!
   until curl -fs -o /dev/null "http://127.0.0.1:$sport/readyz"; do sleep 0.002; done
   end=$(date +%s%N)
   kill "$spid"; wait "$spid" 2>/dev/null || true

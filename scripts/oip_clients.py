@@ -1,13 +1,17 @@
 """Calls taxieta's Open Inference Protocol v2 endpoints with real clients.
 
 Usage: oip_clients.py HOST:PORT MODEL TRIPS.json OUT.json
+       oip_clients.py --grpc GRPC_HOST:PORT MODEL TRIPS.json OUT.json
 
 TRIPS.json holds columns {"pu": [...], "do": [...], "pax": [...],
 "pickup": [...]} ("" for an unknown pickup time). The script asks for
 server and model metadata and readiness with tritonclient's HTTP client,
 infers the first trip and all of them, with JSON and with binary tensors,
-with tritonclient and with the KServe SDK's InferenceRESTClient,
-and writes what it got to OUT.json for the Go test to judge.
+with tritonclient and with the KServe SDK's InferenceRESTClient (or, with
+--grpc, the same over gRPC with tritonclient.grpc), and writes what it got to
+OUT.json for the Go test to judge. The two modes run in separate processes
+because kserve and tritonclient.grpc register the same protobuf names
+(inference.*) and cannot be imported together.
 """
 
 import asyncio
@@ -15,15 +19,14 @@ import json
 import os
 import sys
 
-import kserve
-
 import numpy as np
-import tritonclient.http as httpclient
 
 OUTPUTS = ["duration_minutes", "low_minutes", "high_minutes"]
 
 
 def infer(client, model, cols, n, binary):
+    import tritonclient.http as httpclient
+
     inputs = []
     for name, key in (("PULocationID", "pu"), ("DOLocationID", "do"), ("passenger_count", "pax")):
         t = httpclient.InferInput(name, [n], "INT64")
@@ -40,8 +43,31 @@ def infer(client, model, cols, n, binary):
     return got
 
 
+def grpc_infer(client, model, cols, n):
+    """Infers with tritonclient.grpc: raw_input_contents in, raw_output_contents out."""
+    import tritonclient.grpc as grpcclient
+
+    inputs = []
+    for name, key in (("PULocationID", "pu"), ("DOLocationID", "do"), ("passenger_count", "pax")):
+        t = grpcclient.InferInput(name, [n], "INT64")
+        t.set_data_from_numpy(np.array(cols[key][:n], dtype=np.int64))
+        inputs.append(t)
+    t = grpcclient.InferInput("pickup_datetime", [n], "BYTES")
+    t.set_data_from_numpy(np.array([s.encode() for s in cols["pickup"][:n]], dtype=np.object_))
+    inputs.append(t)
+    outputs = [grpcclient.InferRequestedOutput(o) for o in OUTPUTS]
+    res = client.infer(model, inputs, outputs=outputs, request_id="grpc-%d" % n)
+    got = {o: res.as_numpy(o).astype(np.float64).tolist() for o in OUTPUTS}
+    resp = res.get_response()
+    got["id"] = resp.id
+    got["model_version"] = resp.model_version
+    return got
+
+
 async def kserve_infer(base_url, model, cols, n, binary):
     """Infers with the KServe SDK's v2 REST client."""
+    import kserve
+
     inputs = []
     for name, key in (("PULocationID", "pu"), ("DOLocationID", "do"), ("passenger_count", "pax")):
         t = kserve.InferInput(name, [n], "INT64")
@@ -63,10 +89,48 @@ async def kserve_infer(base_url, model, cols, n, binary):
     return got
 
 
+def grpc_main(url, model, cols):
+    """The report of the gRPC mode."""
+    import tritonclient.grpc as grpcclient
+
+    gc = grpcclient.InferenceServerClient(url=url)
+    report = {
+        "grpc": {
+            "live": gc.is_server_live(),
+            "ready": gc.is_server_ready(),
+            "model_ready": gc.is_model_ready(model),
+            "server": gc.get_server_metadata(as_json=True),
+            "model": gc.get_model_metadata(model, as_json=True),
+        },
+        "results": {},
+    }
+    for n in (1, len(cols["pu"])):
+        report["results"]["grpc-%d" % n] = grpc_infer(gc, model, cols, n)
+    gc.close()
+    return report
+
+
 def main():
-    url, model, trips, out = sys.argv[1:5]
+    args = sys.argv[1:]
+    grpc_mode = args[:1] == ["--grpc"]
+    if grpc_mode:
+        args = args[1:]
+    url, model, trips, out = args[:4]
     with open(trips) as f:
         cols = json.load(f)
+    if grpc_mode:
+        report = grpc_main(url, model, cols)
+    else:
+        report = http_main(url, model, cols)
+    with open(out + ".tmp", "w") as f:
+        json.dump(report, f)
+    os.replace(out + ".tmp", out)
+
+
+def http_main(url, model, cols):
+    """The report of the HTTP mode."""
+    import tritonclient.http as httpclient
+
     client = httpclient.InferenceServerClient(url=url)
     report = {
         "live": client.is_server_live(),
@@ -83,9 +147,7 @@ def main():
             report["results"][key] = infer(client, model, cols, n, binary)
             key = "kserve-%s-%d" % ("binary" if binary else "json", n)
             report["results"][key] = asyncio.run(kserve_infer("http://" + url, model, cols, n, binary))
-    with open(out + ".tmp", "w") as f:
-        json.dump(report, f)
-    os.replace(out + ".tmp", out)
+    return report
 
 
 if __name__ == "__main__":

@@ -17,6 +17,10 @@ import (
 // defaultServeAddr is where `taxieta serve` listens when TAXIETA_ADDR is unset.
 const defaultServeAddr = "0.0.0.0:8000"
 
+// defaultGRPCAddr is where serve answers the Open Inference Protocol v2
+// over gRPC: port 8001, as Triton and KServe use.
+const defaultGRPCAddr = ":8001"
+
 // runHealthcheck probes a running server, for a container HEALTHCHECK (the
 // image has no curl): it exits 0 when the URL answers 2xx and otherwise fails
 // with a one-line reason. The default URL is the server's /readyz on loopback,

@@ -15,7 +15,8 @@ import (
 )
 
 // TestOIPClients calls the real server's Open Inference Protocol v2 REST
-// endpoints with tritonclient and the KServe SDK (scripts/oip_clients.py, from the venv of
+// endpoints with tritonclient and the KServe SDK, and its gRPC listener
+// with tritonclient.grpc (scripts/oip_clients.py, from the venv of
 // scripts/services/oip-clients.sh): metadata and readiness, then 1 and
 // 10,000 real trips of green 2024-03, in JSON and binary tensors, which must
 // be what POST /predict/batch answers for the same trips (it rounds to two
@@ -62,7 +63,8 @@ func TestOIPClients(t *testing.T) {
 	}
 
 	bin := buildBinary(t)
-	_, base, _ := startServer(t, bin)
+	_, base, logs := startServer(t, bin)
+	grpcAddr := servingGRPCAddr(t, logs.String())
 	resp, err := http.Post(base+"/predict/batch", "application/json", strings.NewReader(string(batchBody)))
 	if err != nil {
 		t.Fatal(err)
@@ -87,11 +89,17 @@ func TestOIPClients(t *testing.T) {
 	}
 
 	out := filepath.Join(dir, "out.json")
-	cmd := exec.Command(python, filepath.Join(testenv.RepoRoot(), "scripts", "oip_clients.py"), strings.TrimPrefix(base, "http://"), want.Model.Name, tripsFile, out)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("oip_clients.py: %v\n%s", err, msg)
+	grpcOut := filepath.Join(dir, "out-grpc.json")
+	script := filepath.Join(testenv.RepoRoot(), "scripts", "oip_clients.py")
+	for _, args := range [][]string{
+		{script, strings.TrimPrefix(base, "http://"), want.Model.Name, tripsFile, out},
+		{script, "--grpc", grpcAddr, want.Model.Name, tripsFile, grpcOut},
+	} {
+		if msg, err := exec.Command(python, args...).CombinedOutput(); err != nil {
+			t.Fatalf("oip_clients.py %s: %v\n%s", args[1], err, msg)
+		}
 	}
-	var got struct {
+	type metadata struct {
 		Live       bool `json:"live"`
 		Ready      bool `json:"ready"`
 		ModelReady bool `json:"model_ready"`
@@ -106,6 +114,10 @@ func TestOIPClients(t *testing.T) {
 				Name string `json:"name"`
 			} `json:"inputs"`
 		} `json:"model"`
+	}
+	var got struct {
+		metadata
+		GRPC    metadata `json:"grpc"`
 		Results map[string]struct {
 			Minutes      []float64 `json:"duration_minutes"`
 			Low          []float64 `json:"low_minutes"`
@@ -114,12 +126,14 @@ func TestOIPClients(t *testing.T) {
 			ModelVersion string    `json:"model_version"`
 		} `json:"results"`
 	}
-	b, err = os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{out, grpcOut} { // the second adds its results to the first's
+		b, err = os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if !got.Live || !got.Ready || !got.ModelReady || got.Server.Name != "taxieta" || !slices.Contains(got.Server.Extensions, "binary_tensor_data") {
 		t.Errorf("health and server metadata: %+v", got)
@@ -127,8 +141,12 @@ func TestOIPClients(t *testing.T) {
 	if got.Model.Name != want.Model.Name || !slices.Equal(got.Model.Versions, []string{want.Model.Version}) || len(got.Model.Inputs) != 4 {
 		t.Errorf("model metadata: %+v", got.Model)
 	}
+	if g := got.GRPC; !g.Live || !g.Ready || !g.ModelReady || g.Server.Name != "taxieta" || g.Model.Name != want.Model.Name ||
+		!slices.Equal(g.Model.Versions, []string{want.Model.Version}) || len(g.Model.Inputs) != 4 {
+		t.Errorf("gRPC health and metadata: %+v", g)
+	}
 	round := func(v float64) float64 { return math.Round(float64(float32(v))*100) / 100 }
-	for _, key := range []string{"http-json-1", "http-json-10000", "http-binary-1", "http-binary-10000", "kserve-json-1", "kserve-json-10000", "kserve-binary-1", "kserve-binary-10000"} {
+	for _, key := range []string{"http-json-1", "http-json-10000", "http-binary-1", "http-binary-10000", "kserve-json-1", "kserve-json-10000", "kserve-binary-1", "kserve-binary-10000", "grpc-1", "grpc-10000"} {
 		r, ok := got.Results[key]
 		if !ok {
 			t.Errorf("%s: no result", key)
@@ -154,4 +172,20 @@ func TestOIPClients(t *testing.T) {
 			}
 		}
 	}
+}
+
+// servingGRPCAddr is the gRPC address in serve's "serving" log line.
+func servingGRPCAddr(t *testing.T, logs string) string {
+	t.Helper()
+	for _, line := range strings.Split(logs, "\n") {
+		var rec struct {
+			Msg      string `json:"msg"`
+			GRPCAddr string `json:"grpc_addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "serving" && rec.GRPCAddr != "" && rec.GRPCAddr != "off" {
+			return rec.GRPCAddr
+		}
+	}
+	t.Fatalf("no gRPC address in serve's log:\n%s", logs)
+	return ""
 }

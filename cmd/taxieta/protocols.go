@@ -13,7 +13,7 @@ import (
 
 // protocolRoutes are the routes of the standard protocols the web service
 // speaks besides its own API, as entries of its route table.
-func protocolRoutes(svc *serving.Service, api httpapi.Config) ([]httpapi.Route, error) {
+func protocolRoutes(svc *serving.Service, api httpapi.Config, v2 *oip.Server) ([]httpapi.Route, error) {
 	ny, err := trip.NYC()
 	if err != nil {
 		return nil, err
@@ -48,23 +48,21 @@ func protocolRoutes(svc *serving.Service, api httpapi.Config) ([]httpapi.Route, 
 			ID: "mlflowVersion", Tags: tags, Summary: "The taxieta build's version, where MLflow answers with its own",
 			Responses: []httpapi.Response{{Status: 200, Description: "The version", Content: []httpapi.Content{{Type: "application/json", Of: ""}}}}}},
 	}
-	v2, err := oipRoutes(svc, api)
-	if err != nil {
-		return nil, err
-	}
-	return append(routes, v2...), nil
+	return append(routes, oipRoutes(v2, api)...), nil
 }
 
-// oipRoutes are the Open Inference Protocol v2 REST routes.
-func oipRoutes(svc *serving.Service, api httpapi.Config) ([]httpapi.Route, error) {
+// newOIP is the Open Inference Protocol v2 server, shared by its REST
+// routes and its gRPC listener so both bindings follow the same limits.
+func newOIP(svc *serving.Service, api httpapi.Config) (*oip.Server, error) {
 	ny, err := trip.NYC()
 	if err != nil {
 		return nil, err
 	}
-	s, err := oip.New(svc, oip.Options{MaxRows: api.MaxBatch, MaxBodyBytes: api.MaxBodyBytes, Version: api.Version, Location: ny})
-	if err != nil {
-		return nil, err
-	}
+	return oip.New(svc, oip.Options{MaxRows: api.MaxBatch, MaxBodyBytes: api.MaxBodyBytes, Version: api.Version, Location: ny})
+}
+
+// oipRoutes are the Open Inference Protocol v2 REST routes.
+func oipRoutes(s *oip.Server, api httpapi.Config) []httpapi.Route {
 	tags := []string{"oip"}
 	errBody := func(status int, desc string) httpapi.Response {
 		return httpapi.Response{Status: status, Description: desc, Content: []httpapi.Content{{Type: "application/json", Of: oip.ErrorBody{}}}}
@@ -109,5 +107,5 @@ func oipRoutes(svc *serving.Service, api httpapi.Config) ([]httpapi.Route, error
 					errBody(http.StatusServiceUnavailable, "No model is loaded yet")}}},
 		)
 	}
-	return routes, nil
+	return routes
 }

@@ -13,15 +13,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"google.golang.org/grpc"
+
 	"github.com/taxieta/taxieta/internal/buildinfo"
 	"github.com/taxieta/taxieta/internal/httpapi"
 	"github.com/taxieta/taxieta/internal/logging"
+	"github.com/taxieta/taxieta/internal/oip"
 	"github.com/taxieta/taxieta/internal/serving"
 )
 
 // serveConfig is everything `taxieta serve` can be told.
 type serveConfig struct {
 	addr         string
+	grpcAddr     string
 	model        modelFlags
 	predLog      predictionLogFlags
 	drift        driftFlags
@@ -41,6 +45,7 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	fs := newFlagSet(env, "serve", "serve [flags]")
 	fs.String("config", "", "config file of `name = value` lines, one per flag name")
 	fs.StringVar(&cfg.addr, "addr", defaultServeAddr, "address to listen on")
+	fs.StringVar(&cfg.grpcAddr, "grpc-addr", defaultGRPCAddr, "address of the Open Inference Protocol v2 gRPC listener (\"off\" turns it off)")
 	cfg.model.register(fs, true)
 	cfg.predLog.register(fs)
 	cfg.drift.register(fs)
@@ -94,7 +99,11 @@ func runServe(ctx context.Context, env environment, args []string) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	cfg.api.Monitor = mon
-	extra, err := protocolRoutes(svc, cfg.api)
+	v2, err := newOIP(svc, cfg.api)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	extra, err := protocolRoutes(svc, cfg.api, v2)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -107,18 +116,38 @@ func runServe(ctx context.Context, env environment, args []string) error {
 		defer stop()
 		go follow(fctx)
 	}
-	err = listenAndServe(ctx, cfg, api, log, start, svc.Current(), flush)
+	err = listenAndServe(ctx, cfg, api, v2, log, start, svc.Current(), flush)
 	// Every request has finished: what the prediction log holds is complete.
 	return errors.Join(err, closePredictionLog(plog, cfg.grace))
 }
 
-// listenAndServe serves until ctx ends, then drains: readiness turns false,
-// the listener closes after the drain delay, and in-flight requests get the
-// grace period to finish.
-func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, log *slog.Logger, start time.Time, lm *serving.ModelVersion, flush func()) error {
+// listenAndServe serves HTTP (and OIP v2 gRPC unless --grpc-addr is off)
+// until ctx ends, then drains: readiness turns false, the listeners close
+// after the drain delay, and in-flight requests and calls get the grace
+// period to finish.
+func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, v2 *oip.Server, log *slog.Logger, start time.Time, lm *serving.ModelVersion, flush func()) error {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("serve: listen on %s: %w", cfg.addr, err)
+	}
+	var (
+		gsrv      *grpc.Server
+		grpcShown = "off"
+	)
+	errc := make(chan error, 2)
+	if cfg.grpcAddr != "off" {
+		gln, err := net.Listen("tcp", cfg.grpcAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("serve: listen on --grpc-addr %s: %w", cfg.grpcAddr, err)
+		}
+		gsrv = v2.NewGRPCServer()
+		grpcShown = gln.Addr().String()
+		go func() {
+			if err := gsrv.Serve(gln); err != nil {
+				errc <- fmt.Errorf("grpc: %w", err)
+			}
+		}()
 	}
 	srv := &http.Server{
 		Handler:           api,
@@ -129,18 +158,22 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, l
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "model", lm.Name, "model_version", lm.Version, "source", lm.Source,
+	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcShown, "model", lm.Name, "model_version", lm.Version, "source", lm.Source,
 		"app_version", buildinfo.Version(), "startup_ms", float64(time.Since(start).Microseconds())/1000)
 	flush() // operators and probes look for this line at once
 
 	select {
 	case err := <-errc:
+		_ = srv.Close()
+		if gsrv != nil {
+			gsrv.Stop()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	api.Drain()
+	v2.Drain()
 	log.Info("draining", "drain_delay", cfg.drainDelay.String(), "grace_period", cfg.grace.String())
 	flush()
 	if cfg.drainDelay > 0 {
@@ -148,9 +181,27 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, l
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.grace)
 	defer cancel()
+	gdone := make(chan struct{})
+	go func() {
+		defer close(gdone)
+		if gsrv != nil {
+			gsrv.GracefulStop()
+		}
+	}()
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()
+		if gsrv != nil {
+			gsrv.Stop()
+		}
 		return fmt.Errorf("serve: in-flight requests did not finish within the grace period %s: %w", cfg.grace, err)
+	}
+	if gsrv != nil {
+		select {
+		case <-gdone:
+		case <-sctx.Done():
+			gsrv.Stop()
+			return fmt.Errorf("serve: in-flight gRPC calls did not finish within the grace period %s", cfg.grace)
+		}
 	}
 	log.Info("stopped")
 	return nil

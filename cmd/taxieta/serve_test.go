@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,11 +11,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/taxieta/taxieta/internal/oip/oippb"
 )
 
 // syncBuffer collects a process's log lines for the test to read while they come.
@@ -85,7 +93,7 @@ func startServer(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *
 // startServerEnv is startServer with the process environment env.
 func startServerEnv(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(env, "TAXIETA_LOG_REQUESTS=false")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -168,6 +176,33 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The OIP v2 gRPC listener beside HTTP: ready, and it predicts.
+	cc, err := grpc.NewClient(servingGRPCAddr(t, logs.String()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	health := healthpb.NewHealthClient(cc)
+	if h, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || h.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("gRPC health: %v, %v", h, err)
+	}
+	in := func(name string, v int64) *oippb.ModelInferRequest_InferInputTensor {
+		return &oippb.ModelInferRequest_InferInputTensor{Name: name, Datatype: "INT64", Shape: []int64{1}, Contents: &oippb.InferTensorContents{Int64Contents: []int64{v}}}
+	}
+	if r, err := oippb.NewGRPCInferenceServiceClient(cc).ModelInfer(context.Background(), &oippb.ModelInferRequest{ModelName: "taxi-duration",
+		Inputs: []*oippb.ModelInferRequest_InferInputTensor{in("PULocationID", 132), in("DOLocationID", 230)}}); err != nil || len(r.RawOutputContents) != 3 {
+		t.Fatalf("gRPC ModelInfer: %v, %v", r, err)
+	}
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`taxieta_predictions_total\{model="taxi-duration",protocol="v2-grpc",version="[^"]+"\} 1\n`).Match(metrics) {
+		t.Error("metrics do not count the gRPC prediction under protocol v2-grpc")
+	}
+
 	// A slow request: headers and half the body now, the rest after SIGTERM.
 	body := `{"PULocationID": 74, "DOLocationID": 75}`
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
@@ -188,6 +223,9 @@ func TestServeEndToEnd(t *testing.T) {
 		resp.Body.Close()
 	} else {
 		t.Errorf("readyz during drain: %v", err)
+	}
+	if h, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || h.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("gRPC health during drain: %v, %v; want NOT_SERVING", h, err)
 	}
 	time.Sleep(400 * time.Millisecond) // past the drain delay: shutdown is waiting for us
 	if _, err := io.WriteString(conn, body[10:]); err != nil {

@@ -310,12 +310,7 @@ func (d *decoder) wanted(req *request, ir *InferRequest) error {
 		return nil
 	}
 	for _, o := range ir.Outputs {
-		k := -1
-		for j, name := range outputNames {
-			if o.Name == name {
-				k = j
-			}
-		}
+		k := outputIndex(o.Name)
 		if k < 0 {
 			return invalid("outputs", "unknown output %q: the model answers duration_minutes, low_minutes and high_minutes", o.Name)
 		}
@@ -330,4 +325,15 @@ func (d *decoder) wanted(req *request, ir *InferRequest) error {
 		}
 	}
 	return nil
+}
+
+// outputIndex is the index of the named output in outputNames, -1 when
+// the model has no such output.
+func outputIndex(name string) int {
+	for j, n := range outputNames {
+		if name == n {
+			return j
+		}
+	}
+	return -1
 }

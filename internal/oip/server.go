@@ -6,6 +6,7 @@
 package oip
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/taxieta/taxieta/internal/apierr"
@@ -37,10 +39,19 @@ type Options struct {
 
 // Server answers the Open Inference Protocol v2 over a prediction seam.
 type Server struct {
-	svc  *serving.Service
-	opts Options
-	bufs sync.Pool // *buffers
+	svc      *serving.Service
+	opts     Options
+	bufs     sync.Pool // *buffers
+	draining atomic.Bool
 }
+
+// Drain turns readiness false (REST /v2/health/ready, gRPC ServerReady and
+// the gRPC health service) for the rest of the server's life, so that load
+// balancers stop sending requests before the listeners close.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// ready says a model is loaded and the server is not draining.
+func (s *Server) ready() bool { return !s.draining.Load() && s.svc.Current() != nil }
 
 type buffers struct {
 	body  []byte
@@ -111,7 +122,7 @@ func (s *Server) Live() http.Handler {
 // Ready is GET /v2/health/ready: 200 once a model is loaded, else 503.
 func (s *Server) Ready() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.svc.Current() == nil {
+		if !s.ready() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	})
@@ -131,20 +142,42 @@ func (s *Server) model(r *http.Request) (*serving.ModelVersion, error) {
 	if v == "" {
 		v = r.URL.Query().Get("model_version")
 	}
-	mv, err := s.svc.Model(r.Context(), v)
+	return s.resolve(r.Context(), r.PathValue("name"), v)
+}
+
+// resolve finds the model version a request names, for either binding:
+// the current one when version is empty; errors are NotFound or
+// Unavailable (no model loaded yet).
+func (s *Server) resolve(ctx context.Context, name, version string) (*serving.ModelVersion, error) {
+	mv, err := s.svc.Model(ctx, version)
 	if err != nil {
 		switch {
 		case errors.Is(err, serving.ErrNoModel):
 			err = apierr.Wrap(apierr.Unavailable, err, "no model is loaded yet")
 		case apierr.KindOf(err) == apierr.Unknown:
-			err = apierr.Wrap(apierr.NotFound, err, fmt.Sprintf("model version %q is not found: %v", v, err))
+			err = apierr.Wrap(apierr.NotFound, err, fmt.Sprintf("model version %q is not found: %v", version, err))
 		}
 		return nil, err
 	}
-	if name := r.PathValue("name"); name != mv.Name {
+	if name != mv.Name {
 		return nil, &apierr.Error{Kind: apierr.NotFound, Field: "name", Msg: fmt.Sprintf("model %q is not found; this server serves %q", name, mv.Name)}
 	}
 	return mv, nil
+}
+
+// modelMetadata describes mv's tensors, for both bindings.
+func modelMetadata(mv *serving.ModelVersion) ModelMetadata {
+	md := ModelMetadata{Name: mv.Name, Versions: []string{mv.Version}, Platform: "taxieta",
+		Inputs: []TensorMetadata{
+			{Name: inPU, Datatype: typeInt64, Shape: []int64{-1}},
+			{Name: inDO, Datatype: typeInt64, Shape: []int64{-1}},
+			{Name: inPax, Datatype: typeInt64, Shape: []int64{-1}},
+			{Name: inPickup, Datatype: typeBytes, Shape: []int64{-1}},
+		}}
+	for _, n := range outputNames {
+		md.Outputs = append(md.Outputs, TensorMetadata{Name: n, Datatype: typeFP64, Shape: []int64{-1}})
+	}
+	return md
 }
 
 // ModelMetadata is GET /v2/models/{name}[/versions/{version}].
@@ -155,17 +188,7 @@ func (s *Server) ModelMetadata() http.Handler {
 			writeError(w, err)
 			return
 		}
-		md := ModelMetadata{Name: mv.Name, Versions: []string{mv.Version}, Platform: "taxieta",
-			Inputs: []TensorMetadata{
-				{Name: inPU, Datatype: typeInt64, Shape: []int64{-1}},
-				{Name: inDO, Datatype: typeInt64, Shape: []int64{-1}},
-				{Name: inPax, Datatype: typeInt64, Shape: []int64{-1}},
-				{Name: inPickup, Datatype: typeBytes, Shape: []int64{-1}},
-			}}
-		for _, n := range outputNames {
-			md.Outputs = append(md.Outputs, TensorMetadata{Name: n, Datatype: typeFP64, Shape: []int64{-1}})
-		}
-		writeJSON(w, md)
+		writeJSON(w, modelMetadata(mv))
 	})
 }
 

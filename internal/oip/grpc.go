@@ -1,0 +1,267 @@
+package oip
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	grpcstatus "google.golang.org/grpc/status"
+
+	"github.com/taxieta/taxieta/internal/apierr"
+	"github.com/taxieta/taxieta/internal/oip/oippb"
+	"github.com/taxieta/taxieta/internal/serving"
+	"github.com/taxieta/taxieta/internal/trip"
+)
+
+// GRPC is the protocol's gRPC binding, inference.GRPCInferenceService,
+// over the same prediction seam, decoding rules and errors as the REST
+// binding.
+type GRPC struct {
+	oippb.UnimplementedGRPCInferenceServiceServer
+	s *Server
+}
+
+// GRPCService returns the gRPC binding of s.
+func (s *Server) GRPCService() *GRPC { return &GRPC{s: s} }
+
+// NewGRPCServer returns a gRPC server answering inference.GRPCInferenceService,
+// the standard health service (grpc.health.v1.Health: SERVING for "" and the
+// inference service once a model is loaded) and server reflection (so that
+// grpcurl needs no proto file). Messages are bounded by MaxBodyBytes; one
+// that is not valid protobuf is INVALID_ARGUMENT, not grpc-go's INTERNAL.
+func (s *Server) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	opts = append([]grpc.ServerOption{
+		grpc.MaxRecvMsgSize(int(s.opts.MaxBodyBytes)),
+		grpc.ForceServerCodecV2(newStrictCodec()),
+		grpc.ChainUnaryInterceptor(rejectMalformed),
+	}, opts...)
+	g := grpc.NewServer(opts...)
+	oippb.RegisterGRPCInferenceServiceServer(g, s.GRPCService())
+	healthpb.RegisterHealthServer(g, &grpcHealth{Server: health.NewServer(), s: s})
+	reflection.Register(g)
+	return g
+}
+
+// grpcHealth answers the health service from the seam: SERVING while a
+// model is loaded, NOT_SERVING before and while draining.
+type grpcHealth struct {
+	*health.Server
+	s *Server
+}
+
+// Check answers SERVING for "" and the inference service once a model is loaded.
+func (h *grpcHealth) Check(ctx context.Context, in *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	switch in.GetService() {
+	case "", oippb.GRPCInferenceService_ServiceDesc.ServiceName:
+	default:
+		return nil, grpcstatus.Errorf(codes.NotFound, "unknown service %q", in.GetService())
+	}
+	st := healthpb.HealthCheckResponse_SERVING
+	if !h.s.ready() {
+		st = healthpb.HealthCheckResponse_NOT_SERVING
+	}
+	return &healthpb.HealthCheckResponse{Status: st}, nil
+}
+
+// grpcError is err as a gRPC status, its code from the error's Kind.
+func grpcError(err error) error {
+	return grpcstatus.Error(codes.Code(apierr.KindOf(err).GRPCCode()), apierr.Message(err))
+}
+
+// ServerLive answers live while the server runs.
+func (g *GRPC) ServerLive(context.Context, *oippb.ServerLiveRequest) (*oippb.ServerLiveResponse, error) {
+	return &oippb.ServerLiveResponse{Live: true}, nil
+}
+
+// ServerReady answers ready once a model is loaded.
+func (g *GRPC) ServerReady(context.Context, *oippb.ServerReadyRequest) (*oippb.ServerReadyResponse, error) {
+	return &oippb.ServerReadyResponse{Ready: g.s.ready()}, nil
+}
+
+// ModelReady answers ready for a model and version the server serves;
+// NotFound for any other, Unavailable before a model is loaded.
+func (g *GRPC) ModelReady(ctx context.Context, in *oippb.ModelReadyRequest) (*oippb.ModelReadyResponse, error) {
+	if _, err := g.s.resolve(ctx, in.GetName(), in.GetVersion()); err != nil {
+		return nil, grpcError(err)
+	}
+	return &oippb.ModelReadyResponse{Ready: true}, nil
+}
+
+// ServerMetadata answers the server's name, version and extensions.
+func (g *GRPC) ServerMetadata(context.Context, *oippb.ServerMetadataRequest) (*oippb.ServerMetadataResponse, error) {
+	return &oippb.ServerMetadataResponse{Name: "taxieta", Version: g.s.opts.Version, Extensions: extensions}, nil
+}
+
+// ModelMetadata answers the model's input and output tensors.
+func (g *GRPC) ModelMetadata(ctx context.Context, in *oippb.ModelMetadataRequest) (*oippb.ModelMetadataResponse, error) {
+	mv, err := g.s.resolve(ctx, in.GetName(), in.GetVersion())
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	md := modelMetadata(mv)
+	tensors := func(ts []TensorMetadata) []*oippb.ModelMetadataResponse_TensorMetadata {
+		out := make([]*oippb.ModelMetadataResponse_TensorMetadata, len(ts))
+		for i, t := range ts {
+			out[i] = &oippb.ModelMetadataResponse_TensorMetadata{Name: t.Name, Datatype: t.Datatype, Shape: t.Shape}
+		}
+		return out
+	}
+	return &oippb.ModelMetadataResponse{Name: md.Name, Versions: md.Versions, Platform: md.Platform,
+		Inputs: tensors(md.Inputs), Outputs: tensors(md.Outputs)}, nil
+}
+
+// ModelInfer predicts the request's trips, from typed contents or
+// raw_input_contents, and answers FP64 outputs in raw_output_contents
+// (tritonclient's as_numpy reads only those).
+func (g *GRPC) ModelInfer(ctx context.Context, in *oippb.ModelInferRequest) (*oippb.ModelInferResponse, error) {
+	mv, err := g.s.resolve(ctx, in.GetModelName(), in.GetModelVersion())
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	b := g.s.bufs.Get().(*buffers)
+	defer g.s.put(b)
+	b.dec.ny, b.dec.maxRows = g.s.opts.Location, g.s.opts.MaxRows
+	req, err := b.dec.decodeGRPC(in)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	if cap(b.preds) < len(req.trips) {
+		b.preds = make([]trip.Prediction, len(req.trips))
+	}
+	preds := b.preds[:len(req.trips)]
+	g.s.svc.PredictBatch(serving.Call{Protocol: serving.OIPGRPC, ID: req.id}, mv, req.trips, preds)
+	out := &oippb.ModelInferResponse{ModelName: mv.Name, ModelVersion: mv.Version, Id: req.id}
+	shape := []int64{int64(len(preds))}
+	for k, name := range outputNames {
+		if !req.outputs[k] {
+			continue
+		}
+		out.Outputs = append(out.Outputs, &oippb.ModelInferResponse_InferOutputTensor{Name: name, Datatype: typeFP64, Shape: shape})
+		raw := make([]byte, 0, 8*len(preds))
+		for _, p := range preds {
+			raw = binary.LittleEndian.AppendUint64(raw, math.Float64bits(float64(value(p, k))))
+		}
+		out.RawOutputContents = append(out.RawOutputContents, raw)
+	}
+	return out, nil
+}
+
+// decodeGRPC reads a gRPC inference request by the REST binding's rules:
+// each input's data is its typed contents or, when the request has
+// raw_input_contents, the entry of the same index (never both).
+func (d *decoder) decodeGRPC(in *oippb.ModelInferRequest) (request, error) {
+	var req request
+	req.id = in.GetId()
+	raws := in.GetRawInputContents()
+	if len(raws) != 0 && len(raws) != len(in.GetInputs()) {
+		return req, invalid("raw_input_contents", "raw_input_contents has %d entries for %d inputs; it must have one per input", len(raws), len(in.GetInputs()))
+	}
+	n := -1
+	var pu, do, pax []int64
+	var pickups []string
+	d.ints = d.ints[:0]
+	for i, t := range in.GetInputs() {
+		ri := &RequestInput{Name: t.GetName(), Shape: t.GetShape(), Datatype: t.GetDatatype()}
+		c := t.GetContents()
+		var raw []byte
+		if len(raws) != 0 {
+			if c != nil && (len(c.Int64Contents) != 0 || len(c.BytesContents) != 0) {
+				return req, invalid(ri.Name, "input %s has contents and raw_input_contents; send one", ri.Name)
+			}
+			raw = raws[i]
+			if raw == nil {
+				raw = []byte{}
+			}
+		}
+		rows, cols, err := d.shape(ri)
+		if err != nil {
+			return req, err
+		}
+		if n >= 0 && rows != n {
+			return req, invalid(ri.Name, "input %s has %d rows where an earlier input has %d", ri.Name, rows, n)
+		}
+		n = rows
+		switch {
+		case cols == 3 || ri.Name == inPU || ri.Name == inDO || ri.Name == inPax:
+			if ri.Datatype != typeInt64 {
+				if cols == 3 {
+					return req, invalid(ri.Name, "input %s of shape [N,3] must be INT64 (PULocationID, DOLocationID, passenger_count), not %s", ri.Name, ri.Datatype)
+				}
+				return req, invalid(ri.Name, "input %s must be INT64, not %s", ri.Name, ri.Datatype)
+			}
+			v, err := d.grpcInt64s(ri, c, raw, rows*cols)
+			if err != nil {
+				return req, err
+			}
+			switch {
+			case cols == 3:
+				pu, do, pax = strided(v, 0), strided(v, 1), strided(v, 2)
+			case ri.Name == inPU:
+				pu = v
+			case ri.Name == inDO:
+				do = v
+			default:
+				pax = v
+			}
+		case ri.Name == inPickup:
+			if ri.Datatype != typeBytes {
+				return req, invalid(ri.Name, "input %s must be BYTES (ISO 8601 date-times), not %s", ri.Name, ri.Datatype)
+			}
+			var v []string
+			if raw != nil {
+				if v, err = stringsOf(ri, raw, rows); err != nil {
+					return req, err
+				}
+			} else {
+				bs := c.GetBytesContents()
+				if len(bs) != rows {
+					return req, invalid(ri.Name, "input %s: %d elements where its shape %v holds %d", ri.Name, len(bs), ri.Shape, rows)
+				}
+				v = make([]string, len(bs))
+				for j, e := range bs {
+					v[j] = string(e)
+				}
+			}
+			pickups = v
+		default:
+			return req, invalid(ri.Name, "unknown input %q: the model reads PULocationID, DOLocationID, passenger_count (INT64 [N]), pickup_datetime (BYTES [N]) or one INT64 [N,3] tensor", ri.Name)
+		}
+	}
+	if pu == nil || do == nil {
+		return req, invalid("inputs", "inputs PULocationID and DOLocationID (INT64 [N]), or one INT64 [N,3] tensor, are required")
+	}
+	if err := d.trips_(pu, do, pax, pickups); err != nil {
+		return req, err
+	}
+	req.trips = d.trips
+	if len(in.GetOutputs()) == 0 {
+		req.outputs = [3]bool{true, true, true}
+		return req, nil
+	}
+	for _, o := range in.GetOutputs() {
+		k := outputIndex(o.GetName())
+		if k < 0 {
+			return req, invalid("outputs", "unknown output %q: the model answers duration_minutes, low_minutes and high_minutes", o.GetName())
+		}
+		req.outputs[k] = true
+	}
+	return req, nil
+}
+
+// grpcInt64s reads an INT64 input of n elements from raw bytes (when raw
+// is not nil) or from its typed int64_contents.
+func (d *decoder) grpcInt64s(ri *RequestInput, c *oippb.InferTensorContents, raw []byte, n int) ([]int64, error) {
+	if raw != nil {
+		return d.int64s(ri, raw, n)
+	}
+	v := c.GetInt64Contents()
+	if len(v) != n {
+		return nil, invalid(ri.Name, "input %s: %d int64_contents where its shape %v holds %d", ri.Name, len(v), ri.Shape, n)
+	}
+	return v, nil
+}
