@@ -61,6 +61,7 @@ go test ./internal/httpapi -run '^$' -fuzz FuzzDecodeTrip -fuzztime 10s
 go test ./internal/httpapi -run '^$' -fuzz FuzzPredictHandler -fuzztime 10s
 go test ./internal/mlflowserve -run '^$' -fuzz FuzzDecodeJSON -fuzztime 10s
 go test ./internal/oip -run '^$' -fuzz FuzzDecodeInfer -fuzztime 10s
+go test ./internal/oip -run '^$' -fuzz FuzzDecodeGRPC -fuzztime 10s
 
 step "container image (build the real Dockerfile, run it)"
 scripts/image-test.sh
