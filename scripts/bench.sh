@@ -55,6 +55,18 @@ for c in 1 2 4; do
   printf 'conns %-3s %8.1f requests/s = %10.0f predictions/s  p50 %s ms  p99 %s ms\n' "$c" "$rps" "$(awk -v r="$rps" 'BEGIN{print r*10000}')" "$p50" "$p99"
 done
 
+printf '\nOpen Inference Protocol v2 REST infer against POST /predict, one trip, 64 connections\n'
+for r in 1 2 3; do
+  read -r prps _ _ < <(run_wrk "http://127.0.0.1:$tport/predict" 64 scripts/bench/predict.lua)
+  read -r vrps vp50 vp99 < <(run_wrk "http://127.0.0.1:$tport/v2/models/taxi-duration/infer" 64 scripts/bench/v2infer.lua)
+  printf 'round %s  /predict %8.0f req/s  v2 %8.0f req/s (p50 %s ms, p99 %s ms)  ratio %.2f\n' "$r" "$prps" "$vrps" "$vp50" "$vp99" "$(awk -v a="$vrps" -v b="$prps" 'BEGIN{print a/b}')"
+done
+printf '\nOpen Inference Protocol v2 REST infer, 10,000 trips per request (JSON tensors)\n'
+for c in 1 2; do
+  read -r rps p50 p99 < <(run_wrk "http://127.0.0.1:$tport" "$c" scripts/bench/v2batch.lua)
+  printf 'conns %-3s %8.1f requests/s = %10.0f predictions/s  p50 %s ms  p99 %s ms\n' "$c" "$rps" "$(awk -v r="$rps" 'BEGIN{print r*10000}')" "$p50" "$p99"
+done
+
 # Memory after at least 1,000,000 requests (fresh server, request logging on).
 mport=$(port)
 "$tmp/taxieta" serve --addr "127.0.0.1:$mport" --grpc-addr off 2>/dev/null & pids+=($!); mpid=$!

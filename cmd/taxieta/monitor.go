@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/taxieta/taxieta/internal/accuracy"
 	"github.com/taxieta/taxieta/internal/trip"
@@ -167,20 +166,7 @@ func printMonitorDrift(w io.Writer, d *accuracy.Drift) {
 	}
 	o := d.Overall
 	fmt.Fprintf(w, "\ndrift of the %d judged trips from the training data of %s (flag: score beyond both the calibrated no-drift threshold and the minimum effect):\n", o.Trips, d.Model)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "feature\tscore\tthreshold\tcalibrated\tmin effect\tflag\tunknown")
-	for _, f := range o.Features {
-		if !f.Computed {
-			fmt.Fprintf(tw, "%s\tnot computed (%d trips)\t\t\t%g\t-\t%.1f%%\n", f.Feature, f.Trips, f.MinEffect, 100*f.UnknownShare)
-			continue
-		}
-		flag := "-"
-		if f.Flag {
-			flag = "DRIFT"
-		}
-		fmt.Fprintf(tw, "%s\t%.4f %s\t%.4f\t%.4f\t%g\t%s\t%.1f%%\n", f.Feature, f.Score, f.Kind, f.Threshold, f.Calibrated, f.MinEffect, flag, 100*f.UnknownShare)
-	}
-	tw.Flush()
+	printDriftTable(w, o.Features)
 	fmt.Fprintln(w, "\ndrift per day:")
 	for _, day := range d.Days {
 		switch {

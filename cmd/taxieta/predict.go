@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/taxieta/taxieta/internal/batch"
+	"github.com/taxieta/taxieta/internal/drift"
 	"github.com/taxieta/taxieta/internal/drift/live"
 	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/tlc"
@@ -135,20 +136,7 @@ func printDrift(w io.Writer, d *live.WindowSnapshot, lm *serving.ModelVersion) {
 		return
 	}
 	fmt.Fprintf(w, "\ndrift of these %d trips from the model's training data (flag: score beyond both the calibrated no-drift threshold and the minimum effect):\n", d.Trips)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "feature\tscore\tthreshold\tcalibrated\tmin effect\tflag\tunknown")
-	for _, f := range d.Features {
-		if !f.Computed {
-			fmt.Fprintf(tw, "%s\tnot computed (%d trips)\t\t\t%g\t-\t%.1f%%\n", f.Feature, f.Trips, f.MinEffect, 100*f.UnknownShare)
-			continue
-		}
-		flag := "-"
-		if f.Flag {
-			flag = "DRIFT"
-		}
-		fmt.Fprintf(tw, "%s\t%.4f %s\t%.4f\t%.4f\t%g\t%s\t%.1f%%\n", f.Feature, f.Score, f.Kind, f.Threshold, f.Calibrated, f.MinEffect, flag, 100*f.UnknownShare)
-	}
-	tw.Flush()
+	printDriftTable(w, d.Features)
 }
 
 func printPredictReport(w io.Writer, s *batch.Summary, lm *serving.ModelVersion) {
@@ -182,4 +170,23 @@ func printPredictReport(w io.Writer, s *batch.Summary, lm *serving.ModelVersion)
 		rate = float64(s.Rows) / s.Seconds
 	}
 	fmt.Fprintf(w, "\ntook %.3f s (%.0f rows/s)\n", s.Seconds, rate)
+}
+
+// printDriftTable prints drift scores a feature a line, for batch runs and
+// the accuracy report alike.
+func printDriftTable(w io.Writer, features []drift.FeatureScore) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "feature\tscore\tthreshold\tcalibrated\tmin effect\tflag\tunknown")
+	for _, f := range features {
+		if !f.Computed {
+			fmt.Fprintf(tw, "%s\tnot computed (%d trips)\t\t\t%g\t-\t%.1f%%\n", f.Feature, f.Trips, f.MinEffect, 100*f.UnknownShare)
+			continue
+		}
+		flag := "-"
+		if f.Flag {
+			flag = "DRIFT"
+		}
+		fmt.Fprintf(tw, "%s\t%.4f %s\t%.4f\t%.4f\t%g\t%s\t%.1f%%\n", f.Feature, f.Score, f.Kind, f.Threshold, f.Calibrated, f.MinEffect, flag, 100*f.UnknownShare)
+	}
+	tw.Flush()
 }
