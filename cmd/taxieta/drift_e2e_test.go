@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/taxieta/taxieta/internal/drift/live"
 	"github.com/taxieta/taxieta/internal/testenv"
-	"github.com/taxieta/taxieta/internal/tlc"
+	"github.com/taxieta/taxieta/internal/tlc/tlctest"
 	"github.com/taxieta/taxieta/internal/trip"
 )
 
@@ -44,7 +43,7 @@ func TestDriftThroughMonitoring(t *testing.T) {
 	for _, tt := range driftCases {
 		t.Run(tt.file, func(t *testing.T) {
 			path := filepath.Join(dir, tt.file)
-			trips := spread(readCleanTrips(t, path), 20000)
+			trips := tlctest.Spread(tlctest.CleanTrips(t, path), 20000)
 			_, base, _ := startServer(t, bin)
 			for i := 0; i < len(trips); i += 5000 {
 				postBatch(t, base, trips[i:min(i+5000, len(trips))])
@@ -101,38 +100,6 @@ func checkDrift(t *testing.T, where string, w live.WindowSnapshot, pickupFlag bo
 	if got := w.Features[0].Flag; got != pickupFlag {
 		t.Errorf("%s: pickup_zone flag %v; want %v (score %.4f, threshold %.4f)", where, got, pickupFlag, w.Features[0].Score, w.Features[0].Threshold)
 	}
-}
-
-// readCleanTrips reads the trips of a TLC file the default cleaning keeps.
-func readCleanTrips(t *testing.T, path string) []trip.Trip {
-	t.Helper()
-	var out []trip.Trip
-	var st trip.Stats
-	rules := trip.DefaultRules()
-	err := tlc.ReadFile(context.Background(), path, func(rows []trip.Raw) error {
-		for _, r := range rows {
-			if ex, ok := rules.Clean(r, &st); ok {
-				out = append(out, ex.Trip)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// spread returns n trips evenly spaced through trips.
-func spread(trips []trip.Trip, n int) []trip.Trip {
-	if n >= len(trips) {
-		return trips
-	}
-	out := make([]trip.Trip, n)
-	for i := range out {
-		out[i] = trips[i*len(trips)/n]
-	}
-	return out
 }
 
 // postBatch sends trips to /predict/batch and wants 200.

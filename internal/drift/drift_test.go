@@ -1,7 +1,6 @@
 package drift_test
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -13,41 +12,9 @@ import (
 	"github.com/taxieta/taxieta/internal/defaultmodel"
 	"github.com/taxieta/taxieta/internal/drift"
 	"github.com/taxieta/taxieta/internal/testenv"
-	"github.com/taxieta/taxieta/internal/tlc"
+	"github.com/taxieta/taxieta/internal/tlc/tlctest"
 	"github.com/taxieta/taxieta/internal/trip"
 )
-
-// readTrips reads a TLC file's trips as cleaning by rules keeps them.
-func readTrips(t testing.TB, path string) []trip.Trip {
-	t.Helper()
-	var out []trip.Trip
-	var st trip.Stats
-	rules := trip.DefaultRules()
-	err := tlc.ReadFile(context.Background(), path, func(rows []trip.Raw) error {
-		for _, r := range rows {
-			if ex, ok := rules.Clean(r, &st); ok {
-				out = append(out, ex.Trip)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// every returns n trips evenly spaced through trips.
-func every(trips []trip.Trip, n int) []trip.Trip {
-	if n >= len(trips) {
-		return trips
-	}
-	out := make([]trip.Trip, n)
-	for i := range out {
-		out[i] = trips[i*len(trips)/n]
-	}
-	return out
-}
 
 // TestScoresOnRealMonths scores whole months and 6,000-trip samples of
 // them against the default model's profile: a month inside the training
@@ -72,9 +39,9 @@ func TestScoresOnRealMonths(t *testing.T) {
 		{"green_tripdata_2021-01.parquet", true},
 		{"yellow_tripdata_sample_2019-03.csv", true},
 	} {
-		all := readTrips(t, filepath.Join(dir, tt.file))
+		all := tlctest.CleanTrips(t, filepath.Join(dir, tt.file))
 		for _, n := range []int{6000, len(all)} {
-			trips := every(all, n)
+			trips := tlctest.Spread(all, n)
 			preds := make([]trip.Prediction, len(trips))
 			a.Model.PredictBatch(trips, preds)
 			var c drift.Counts
@@ -243,7 +210,7 @@ func TestProfileIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trips := readTrips(t, filepath.Join(dir, "green_tripdata_2023-02.parquet"))
+	trips := tlctest.CleanTrips(t, filepath.Join(dir, "green_tripdata_2023-02.parquet"))
 	ex := make([]trip.Example, len(trips))
 	for i := range trips {
 		ex[i].Trip = trips[i]

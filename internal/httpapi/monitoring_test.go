@@ -20,7 +20,7 @@ import (
 	"github.com/taxieta/taxieta/internal/drift/live"
 	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/testenv"
-	"github.com/taxieta/taxieta/internal/tlc"
+	"github.com/taxieta/taxieta/internal/tlc/tlctest"
 	"github.com/taxieta/taxieta/internal/trip"
 )
 
@@ -182,7 +182,7 @@ func TestMonitoringPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newMonitoredServer(t, defaultModels(t))
-	trips := everyNth(readTrips(t, filepath.Join(dir, "green_tripdata_2021-01.parquet")), 400)
+	trips := tlctest.Spread(tlctest.CleanTrips(t, filepath.Join(dir, "green_tripdata_2021-01.parquet")), 400)
 	for i := 0; i < len(trips); i += 100 {
 		batch := trips[i:min(i+100, len(trips))]
 		s.svc.PredictBatch(serving.Call{Protocol: serving.REST}, s.svc.Current(), batch, make([]trip.Prediction, len(batch)))
@@ -265,36 +265,4 @@ func TestMonitoringPageInChromium(t *testing.T) {
 		}
 		tb.screenshot("monitoring-off.png")
 	})
-}
-
-// readTrips reads the trips of a TLC file the default cleaning keeps.
-func readTrips(t *testing.T, path string) []trip.Trip {
-	t.Helper()
-	var out []trip.Trip
-	var st trip.Stats
-	rules := trip.DefaultRules()
-	err := tlc.ReadFile(context.Background(), path, func(rows []trip.Raw) error {
-		for _, r := range rows {
-			if ex, ok := rules.Clean(r, &st); ok {
-				out = append(out, ex.Trip)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// everyNth returns n trips evenly spaced through trips.
-func everyNth(trips []trip.Trip, n int) []trip.Trip {
-	if n >= len(trips) {
-		return trips
-	}
-	out := make([]trip.Trip, n)
-	for i := range out {
-		out[i] = trips[i*len(trips)/n]
-	}
-	return out
 }
