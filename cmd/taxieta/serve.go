@@ -26,6 +26,7 @@ import (
 type serveConfig struct {
 	addr         string
 	grpcAddr     string
+	debugAddr    string
 	model        modelFlags
 	predLog      predictionLogFlags
 	drift        driftFlags
@@ -46,6 +47,7 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	fs.String("config", "", "config file of `name = value` lines, one per flag name")
 	fs.StringVar(&cfg.addr, "addr", defaultServeAddr, "address to listen on")
 	fs.StringVar(&cfg.grpcAddr, "grpc-addr", defaultGRPCAddr, "address of the Open Inference Protocol v2 gRPC listener (\"off\" turns it off)")
+	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "address of a separate listener with Go's profiler at /debug/pprof/ (empty: none; keep it off public networks)")
 	cfg.model.register(fs, true)
 	cfg.predLog.register(fs)
 	cfg.drift.register(fs)
@@ -159,6 +161,17 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, v
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.debugAddr != "" {
+		dsrv, err := serveDebug(cfg.debugAddr, log)
+		if err != nil {
+			_ = srv.Close()
+			if gsrv != nil {
+				gsrv.Stop()
+			}
+			return fmt.Errorf("serve: %w", err)
+		}
+		defer dsrv.Close()
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcShown, "model", lm.Name, "model_version", lm.Version, "source", lm.Source,
 		"app_version", buildinfo.Version(), "startup_ms", float64(time.Since(start).Microseconds())/1000)
 	flush() // operators and probes look for this line at once
