@@ -53,7 +53,7 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	cfg.drift.register(fs)
 	fs.DurationVar(&cfg.grace, "grace-period", 10*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.DurationVar(&cfg.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving with readiness false before closing the listener (lets load balancers notice)")
-	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "longest time to read a request, body included")
+	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "longest time to read a request, headers and body")
 	fs.DurationVar(&cfg.writeTimeout, "write-timeout", 30*time.Second, "longest time to write a response")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	fs.IntVar(&cfg.api.MaxBatch, "max-batch", cfg.api.MaxBatch, "most trips in one /predict/batch request")
@@ -152,13 +152,14 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, v
 		}()
 	}
 	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: min(cfg.readTimeout, 10*time.Second),
-		ReadTimeout:       cfg.readTimeout,
-		WriteTimeout:      cfg.writeTimeout,
-		IdleTimeout:       cfg.idleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		Handler: api,
+		// No ReadHeaderTimeout: headers share --read-timeout with the body,
+		// so net/http sets one read deadline per request, not two.
+		ReadTimeout:  cfg.readTimeout,
+		WriteTimeout: cfg.writeTimeout,
+		IdleTimeout:  cfg.idleTimeout,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:  func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	go func() { errc <- srv.Serve(ln) }()
 	if cfg.debugAddr != "" {

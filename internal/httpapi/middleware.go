@@ -54,7 +54,9 @@ func (s *Server) requestID(r *http.Request) string {
 			return id
 		}
 	}
-	return s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
+	var b [32]byte
+	id := strconv.AppendUint(append(append(b[:0], s.idPrefix...), '-'), s.idSeq.Add(1), 36)
+	return string(id)
 }
 
 // codeCounters caches a route's request counters by status code for its
