@@ -51,6 +51,8 @@ go test -race -count=1 ./...
 
 step "batch memory stays flat (needs a build without -race)"
 go test -count=1 -run TestMemoryStaysFlat -v ./internal/batch | grep -E '^(---|ok|FAIL)|RSS|rows'
+step "POST /predict allocates nothing in its handler, request after request (without -race, whose sync.Pool drops)"
+go test -count=1 -run 'TestPredictKeepsItsBuffer|TestPredictAllocations' ./internal/httpapi
 
 step "fuzz the decoders and the JSON string encoder (short; longer runs: make fuzz)"
 go test ./internal/model -run '^$' -fuzz FuzzDecode -fuzztime 10s

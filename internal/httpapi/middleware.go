@@ -42,7 +42,10 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // requestID takes a sane X-Request-ID from the client or makes one.
 func (s *Server) requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 128 {
+	// The canonical key, read directly: Header.Get would canonicalise
+	// "X-Request-ID" into a new string on every request.
+	if v := r.Header["X-Request-Id"]; len(v) > 0 && v[0] != "" && len(v[0]) <= 128 {
+		id := v[0]
 		ok := true
 		for i := 0; i < len(id); i++ {
 			if id[i] < 0x21 || id[i] > 0x7e {
