@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	grpcstatus "google.golang.org/grpc/status"
@@ -31,7 +31,8 @@ func (s *Server) GRPCService() *GRPC { return &GRPC{s: s} }
 
 // NewGRPCServer returns a gRPC server answering inference.GRPCInferenceService,
 // the standard health service (grpc.health.v1.Health: SERVING for "" and the
-// inference service once a model is loaded) and server reflection (so that
+// inference service while the server is ready; see Drain and EndWatches)
+// and server reflection (so that
 // grpcurl needs no proto file). Messages are bounded by MaxBodyBytes; one
 // that is not valid protobuf is INVALID_ARGUMENT, not grpc-go's INTERNAL.
 func (s *Server) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
@@ -42,30 +43,85 @@ func (s *Server) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	}, opts...)
 	g := grpc.NewServer(opts...)
 	oippb.RegisterGRPCInferenceServiceServer(g, s.GRPCService())
-	healthpb.RegisterHealthServer(g, &grpcHealth{Server: health.NewServer(), s: s})
+	healthpb.RegisterHealthServer(g, &grpcHealth{s: s, poll: healthPoll})
 	reflection.Register(g)
 	return g
 }
 
-// grpcHealth answers the health service from the seam: SERVING while a
-// model is loaded, NOT_SERVING before and while draining.
+// grpcHealth is the standard health service (grpc.health.v1.Health)
+// following the server's readiness, as REST /v2/health/ready and /readyz
+// do: SERVING for "" and the inference service while a model is loaded and
+// the server is not draining, NOT_SERVING before and from Drain on. Check
+// answers it; Watch streams every change of it.
 type grpcHealth struct {
-	*health.Server
+	healthpb.UnimplementedHealthServer
 	s *Server
+	// poll is how often Watch looks again for a model while none is
+	// loaded (the seam has no notice of a first load; draining is told at
+	// once).
+	poll time.Duration
 }
 
-// Check answers SERVING for "" and the inference service once a model is loaded.
-func (h *grpcHealth) Check(ctx context.Context, in *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
-	switch in.GetService() {
+// healthPoll is grpcHealth.poll in production.
+const healthPoll = 250 * time.Millisecond
+
+// status is the health of service, ok false for a service this server
+// does not know.
+func (h *grpcHealth) status(service string) (st healthpb.HealthCheckResponse_ServingStatus, ok bool) {
+	switch service {
 	case "", oippb.GRPCInferenceService_ServiceDesc.ServiceName:
 	default:
+		return healthpb.HealthCheckResponse_SERVICE_UNKNOWN, false
+	}
+	if !h.s.ready() {
+		return healthpb.HealthCheckResponse_NOT_SERVING, true
+	}
+	return healthpb.HealthCheckResponse_SERVING, true
+}
+
+// Check answers the service's health now; NOT_FOUND for an unknown service.
+func (h *grpcHealth) Check(ctx context.Context, in *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	st, ok := h.status(in.GetService())
+	if !ok {
 		return nil, grpcstatus.Errorf(codes.NotFound, "unknown service %q", in.GetService())
 	}
-	st := healthpb.HealthCheckResponse_SERVING
-	if !h.s.ready() {
-		st = healthpb.HealthCheckResponse_NOT_SERVING
-	}
 	return &healthpb.HealthCheckResponse{Status: st}, nil
+}
+
+// Watch sends the service's health now and then at every change: the
+// first load of a model, and Drain. An unknown service is SERVICE_UNKNOWN,
+// as the health protocol says, and the stream stays open. The stream ends
+// when the client leaves, or with UNAVAILABLE at EndWatches.
+func (h *grpcHealth) Watch(in *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+	last := healthpb.HealthCheckResponse_ServingStatus(-1)
+	tick := time.NewTicker(h.poll)
+	defer tick.Stop()
+	for {
+		st, _ := h.status(in.GetService())
+		if st != last {
+			if err := stream.Send(&healthpb.HealthCheckResponse{Status: st}); err != nil {
+				return err // the client has gone
+			}
+			last = st
+		}
+		// Drain is told at once; a first model only by looking again.
+		// A loaded model is never unloaded, and an unknown service stays
+		// unknown: only NOT_SERVING before Drain can change by itself.
+		drained, poll := h.s.drained, (<-chan time.Time)(nil)
+		if h.s.draining.Load() {
+			drained = nil // told already; nothing changes any more
+		} else if st == healthpb.HealthCheckResponse_NOT_SERVING {
+			poll = tick.C
+		}
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-h.s.ended:
+			return grpcstatus.Error(codes.Unavailable, "the server is shutting down")
+		case <-drained:
+		case <-poll:
+		}
+	}
 }
 
 // grpcError is err as a gRPC status, its code from the error's Kind.
