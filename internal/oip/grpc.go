@@ -222,61 +222,61 @@ func (d *decoder) decodeGRPC(in *oippb.ModelInferRequest) (request, error) {
 	var pickups []string
 	d.ints = d.ints[:0]
 	for i, t := range in.GetInputs() {
-		ri := &RequestInput{Name: t.GetName(), Shape: t.GetShape(), Datatype: t.GetDatatype()}
+		name, shape, datatype := t.GetName(), t.GetShape(), t.GetDatatype()
 		c := t.GetContents()
 		var raw []byte
 		if len(raws) != 0 {
 			if c != nil && (len(c.Int64Contents) != 0 || len(c.BytesContents) != 0) {
-				return req, invalid(ri.Name, "input %s has contents and raw_input_contents; send one", ri.Name)
+				return req, invalid(name, "input %s has contents and raw_input_contents; send one", name)
 			}
 			raw = raws[i]
 			if raw == nil {
 				raw = []byte{}
 			}
 		}
-		rows, cols, err := d.shape(ri)
+		rows, cols, err := d.shape(name, shape)
 		if err != nil {
 			return req, err
 		}
 		if n >= 0 && rows != n {
-			return req, invalid(ri.Name, "input %s has %d rows where an earlier input has %d", ri.Name, rows, n)
+			return req, invalid(name, "input %s has %d rows where an earlier input has %d", name, rows, n)
 		}
 		n = rows
 		switch {
-		case cols == 3 || ri.Name == inPU || ri.Name == inDO || ri.Name == inPax:
-			if ri.Datatype != typeInt64 {
+		case cols == 3 || name == inPU || name == inDO || name == inPax:
+			if datatype != typeInt64 {
 				if cols == 3 {
-					return req, invalid(ri.Name, "input %s of shape [N,3] must be INT64 (PULocationID, DOLocationID, passenger_count), not %s", ri.Name, ri.Datatype)
+					return req, invalid(name, "input %s of shape [N,3] must be INT64 (PULocationID, DOLocationID, passenger_count), not %s", name, datatype)
 				}
-				return req, invalid(ri.Name, "input %s must be INT64, not %s", ri.Name, ri.Datatype)
+				return req, invalid(name, "input %s must be INT64, not %s", name, datatype)
 			}
-			v, err := d.grpcInt64s(ri, c, raw, rows*cols)
+			v, err := d.grpcInt64s(name, shape, c, raw, rows*cols)
 			if err != nil {
 				return req, err
 			}
 			switch {
 			case cols == 3:
 				pu, do, pax = strided(v, 0), strided(v, 1), strided(v, 2)
-			case ri.Name == inPU:
+			case name == inPU:
 				pu = v
-			case ri.Name == inDO:
+			case name == inDO:
 				do = v
 			default:
 				pax = v
 			}
-		case ri.Name == inPickup:
-			if ri.Datatype != typeBytes {
-				return req, invalid(ri.Name, "input %s must be BYTES (ISO 8601 date-times), not %s", ri.Name, ri.Datatype)
+		case name == inPickup:
+			if datatype != typeBytes {
+				return req, invalid(name, "input %s must be BYTES (ISO 8601 date-times), not %s", name, datatype)
 			}
 			var v []string
 			if raw != nil {
-				if v, err = stringsOf(ri, raw, rows); err != nil {
+				if v, err = stringsOf(name, shape, raw, nil, rows); err != nil {
 					return req, err
 				}
 			} else {
 				bs := c.GetBytesContents()
 				if len(bs) != rows {
-					return req, invalid(ri.Name, "input %s: %d elements where its shape %v holds %d", ri.Name, len(bs), ri.Shape, rows)
+					return req, invalid(name, "input %s: %d elements where its shape %v holds %d", name, len(bs), shape, rows)
 				}
 				v = make([]string, len(bs))
 				for j, e := range bs {
@@ -285,7 +285,7 @@ func (d *decoder) decodeGRPC(in *oippb.ModelInferRequest) (request, error) {
 			}
 			pickups = v
 		default:
-			return req, invalid(ri.Name, "unknown input %q: the model reads PULocationID, DOLocationID, passenger_count (INT64 [N]), pickup_datetime (BYTES [N]) or one INT64 [N,3] tensor", ri.Name)
+			return req, invalid(name, "unknown input %q: the model reads PULocationID, DOLocationID, passenger_count (INT64 [N]), pickup_datetime (BYTES [N]) or one INT64 [N,3] tensor", name)
 		}
 	}
 	if pu == nil || do == nil {
@@ -311,13 +311,13 @@ func (d *decoder) decodeGRPC(in *oippb.ModelInferRequest) (request, error) {
 
 // grpcInt64s reads an INT64 input of n elements from raw bytes (when raw
 // is not nil) or from its typed int64_contents.
-func (d *decoder) grpcInt64s(ri *RequestInput, c *oippb.InferTensorContents, raw []byte, n int) ([]int64, error) {
+func (d *decoder) grpcInt64s(name string, shape []int64, c *oippb.InferTensorContents, raw []byte, n int) ([]int64, error) {
 	if raw != nil {
-		return d.int64s(ri, raw, n)
+		return d.int64s(name, shape, raw, nil, n)
 	}
 	v := c.GetInt64Contents()
 	if len(v) != n {
-		return nil, invalid(ri.Name, "input %s: %d int64_contents where its shape %v holds %d", ri.Name, len(v), ri.Shape, n)
+		return nil, invalid(name, "input %s: %d int64_contents where its shape %v holds %d", name, len(v), shape, n)
 	}
 	return v, nil
 }
