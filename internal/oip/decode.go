@@ -246,6 +246,9 @@ func (d *decoder) parse(b []byte, req *request) error {
 // notJSON makes a syntax error Malformed, naming where the JSON broke;
 // other errors (and nil) are returned as they are.
 func notJSON(err error) error {
+	if err == nil {
+		return nil
+	}
 	var se *tripjson.SyntaxError
 	if errors.As(err, &se) {
 		return apierr.Wrap(apierr.Malformed, err, "the body is not an inference request: "+se.Error())
