@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"runtime"
 	"time"
 
 	"google.golang.org/grpc"
@@ -35,11 +36,17 @@ func (s *Server) GRPCService() *GRPC { return &GRPC{s: s} }
 // and server reflection (so that
 // grpcurl needs no proto file). Messages are bounded by MaxBodyBytes; one
 // that is not valid protobuf is INVALID_ARGUMENT, not grpc-go's INTERNAL.
+// Calls run on a pool of GOMAXPROCS stream workers (grpc-go starts a
+// goroutine for a call when all are busy).
 func (s *Server) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	opts = append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(int(s.opts.MaxBodyBytes)),
 		grpc.ForceServerCodecV2(newStrictCodec()),
 		grpc.ChainUnaryInterceptor(rejectMalformed),
+		// A pool of stream workers instead of a goroutine per call, whose
+		// stack grows anew each time: +20% one-trip ModelInfer calls/s
+		// (median of 5 alternating rounds, tools/grpcload).
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 	}, opts...)
 	g := grpc.NewServer(opts...)
 	oippb.RegisterGRPCInferenceServiceServer(g, s.GRPCService())
