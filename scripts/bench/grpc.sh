@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # grpc.sh [BIN]: Open Inference Protocol v2 gRPC ModelInfer of one trip
-# (tools/grpcload: C callers, one HTTP/2 connection each, a pool of zone
-# pairs) against POST /predict (wrk, scripts/bench/predict.lua) at the same
-# concurrency, on one `taxieta serve`, in alternating rounds so that the
-# machine's drift hits both alike. Prints the load (uptime) before each
-# round, each round's req/s, p50 and p99, and the median (min-max) of the
-# per-round ratios gRPC/REST. Both load generators run on this machine and
-# take CPU from the server: wrk is C, grpcload Go with gRPC's HTTP/2 client.
+# (tools/grpcload: CONNS callers with one call in flight each, a pool of
+# zone pairs) against POST /predict (wrk, scripts/bench/predict.lua, CONNS
+# connections), on one `taxieta serve`, in alternating rounds so that the
+# machine's drift hits all alike. gRPC runs twice a round: the callers'
+# streams on one HTTP/2 connection, as a gRPC client (tritonclient, ghz,
+# perf_analyzer) uses one channel, and on one connection each, as wrk's.
+# Prints the load (uptime) before each round, each round's req/s, p50 and
+# p99 (ms), and the median (min-max) of the per-round ratios gRPC/REST.
+# Both load generators run on this machine and take CPU from the server:
+# wrk is C, grpcload Go with gRPC's HTTP/2 client.
 # Environment: ROUNDS (default 5), DURATION (default 10s), CONNS (default 64).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,23 +37,26 @@ rest() {
   [ -z "$errs" ] || echo "  wrk: $errs" >&2
   echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")") $(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")"
 }
-grpc() { # grpcload fails when any call fails
-  "$tmp/grpcload" -addr "127.0.0.1:$gport" -c "$CONNS" -d "$DURATION" | awk '{print $6, $8, $10}'
+grpc() { # grpc CONNECTIONS; grpcload fails when any call fails
+  "$tmp/grpcload" -addr "127.0.0.1:$gport" -c "$CONNS" -conns "$1" -d "$DURATION" | awk '{print $6, $8, $10}'
 }
-printf 'gRPC ModelInfer (grpcload) against POST /predict (wrk), one trip, %s connections, %s per run, alternating rounds\n' "$CONNS" "$DURATION"
-printf '%-6s %12s %8s %8s %12s %8s %8s %7s\n' round rest_rps p50_ms p99_ms grpc_rps p50_ms p99_ms ratio
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
+printf 'gRPC ModelInfer (grpcload) against POST /predict (wrk), one trip, %s callers, %s per run, alternating rounds\n' "$CONNS" "$DURATION"
+printf '%-6s %22s %30s %7s %30s %7s\n' round "REST: rps p50 p99" "gRPC 1 connection: rps p50 p99" ratio "gRPC $CONNS connections: rps p50 p99" ratio
 for r in $(seq 1 "$ROUNDS"); do
   echo "  load:$(uptime | sed 's/.*load average://')"
   read -r hrps hp50 hp99 < <(rest)
-  read -r grps gp50 gp99 < <(grpc)
-  printf '%-6s %12.0f %8s %8s %12.0f %8s %8s %7.3f\n' "$r" "$hrps" "$hp50" "$hp99" "$grps" "$gp50" "$gp99" \
-    "$(awk -v a="$grps" -v b="$hrps" 'BEGIN{print a/b}')" | tee -a "$tmp/rounds"
+  read -r orps op50 op99 < <(grpc 1)
+  read -r mrps mp50 mp99 < <(grpc "$CONNS")
+  printf '%-6s %8.0f %6s %6s %16.0f %6s %6s %7s %16.0f %6s %6s %7s\n' "$r" "$hrps" "$hp50" "$hp99" \
+    "$orps" "$op50" "$op99" "$(ratio "$orps" "$hrps")" "$mrps" "$mp50" "$mp99" "$(ratio "$mrps" "$hrps")" | tee -a "$tmp/rounds"
 done
-python3 - "$tmp/rounds" <<'PY'
+python3 - "$tmp/rounds" "$CONNS" <<'PY'
 import sys, statistics as st
 rows = [l.split() for l in open(sys.argv[1])]
-rest, grpc, ratio = ([float(x[i]) for x in rows] for i in (1, 4, 7))
-print(f"median REST {st.median(rest):.0f} req/s ({min(rest):.0f}-{max(rest):.0f}), "
-      f"gRPC {st.median(grpc):.0f} req/s ({min(grpc):.0f}-{max(grpc):.0f}); "
-      f"gRPC/REST {st.median(ratio):.3f} ({min(ratio):.3f}-{max(ratio):.3f})")
+col = lambda i: [float(x[i]) for x in rows]
+span = lambda v, f: f"{st.median(v):{f}} ({min(v):{f}}-{max(v):{f}})"
+print(f"median REST {span(col(1), '.0f')} req/s")
+print(f"median gRPC, 1 connection: {span(col(4), '.0f')} req/s; gRPC/REST {span(col(7), '.3f')}")
+print(f"median gRPC, {sys.argv[2]} connections: {span(col(8), '.0f')} req/s; gRPC/REST {span(col(11), '.3f')}")
 PY
