@@ -7,7 +7,8 @@
 # streams on one HTTP/2 connection, as a gRPC client (tritonclient, ghz,
 # perf_analyzer) uses one channel, and on one connection each, as wrk's.
 # Prints the load (uptime) before each round, each round's req/s, p50 and
-# p99 (ms), and the median (min-max) of the per-round ratios gRPC/REST.
+# p99 (ms) and the server's CPU time per request (from /proc), and the
+# median (min-max) of each and of the per-round ratios gRPC/REST.
 # Both load generators run on this machine and take CPU from the server:
 # wrk is C, grpcload Go with gRPC's HTTP/2 client.
 # Environment: ROUNDS (default 5), DURATION (default 10s), CONNS (default 64).
@@ -25,38 +26,50 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 wait_ready() { for _ in $(seq 1 500); do curl -fs -o /dev/null "$1" && return; sleep 0.01; done; echo "not ready: $1" >&2; exit 1; }
 hport=$(port); gport=$(port)
 # Request logging on, as in production.
-"$bin" serve --addr "127.0.0.1:$hport" --grpc-addr "127.0.0.1:$gport" 2>/dev/null & pids+=($!)
+"$bin" serve --addr "127.0.0.1:$hport" --grpc-addr "127.0.0.1:$gport" 2>/dev/null & pids+=($!); spid=$!
 wait_ready "http://127.0.0.1:$hport/readyz"
 to_ms() { # wrk prints 85.00us, 1.20ms, 2.01s
   awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'
 }
-rest() {
-  local out errs
+# The server's CPU time (user + system, in clock ticks) so far: its cost
+# per request, unlike req/s, hardly depends on what else the machine runs.
+tick=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$spid/stat"; }
+# per_req TICKS_BEFORE REQUESTS → the server's CPU µs per request since then.
+per_req() { awk -v a="$1" -v b="$(cpu)" -v n="$2" -v t="$tick" 'BEGIN{printf "%.1f", (b - a) / t * 1e6 / n}'; }
+rest() { # → rps p50 p99 cpu_us
+  local out errs c0
+  c0=$(cpu)
   out=$(wrk -t 2 -c "$CONNS" -d "$DURATION" --latency -s scripts/bench/predict.lua "http://127.0.0.1:$hport/predict")
   errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
   [ -z "$errs" ] || echo "  wrk: $errs" >&2
-  echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")") $(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")"
+  echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")") $(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")" \
+    "$(per_req "$c0" "$(awk '/requests in/ {print $1}' <<<"$out")")"
 }
-grpc() { # grpc CONNECTIONS; grpcload fails when any call fails
-  "$tmp/grpcload" -addr "127.0.0.1:$gport" -c "$CONNS" -conns "$1" -d "$DURATION" | awk '{print $6, $8, $10}'
+grpc() { # grpc CONNECTIONS → rps p50 p99 cpu_us; grpcload fails when any call fails
+  local out c0
+  c0=$(cpu)
+  out=$("$tmp/grpcload" -addr "127.0.0.1:$gport" -c "$CONNS" -conns "$1" -d "$DURATION")
+  echo "$(awk '{print $6, $8, $10}' <<<"$out") $(per_req "$c0" "$(awk '{print $2}' <<<"$out")")"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
 printf 'gRPC ModelInfer (grpcload) against POST /predict (wrk), one trip, %s callers, %s per run, alternating rounds\n' "$CONNS" "$DURATION"
-printf '%-6s %22s %30s %7s %30s %7s\n' round "REST: rps p50 p99" "gRPC 1 connection: rps p50 p99" ratio "gRPC $CONNS connections: rps p50 p99" ratio
+printf 'each: req/s, p50 and p99 in ms, the server'"'"'s CPU µs per request; ratios are gRPC/REST req/s\n'
+printf '%-6s %29s %36s %7s %36s %7s\n' round "REST: rps p50 p99 cpu" "gRPC 1 connection: rps p50 p99 cpu" ratio "gRPC $CONNS connections: rps p50 p99 cpu" ratio
 for r in $(seq 1 "$ROUNDS"); do
   echo "  load:$(uptime | sed 's/.*load average://')"
-  read -r hrps hp50 hp99 < <(rest)
-  read -r orps op50 op99 < <(grpc 1)
-  read -r mrps mp50 mp99 < <(grpc "$CONNS")
-  printf '%-6s %8.0f %6s %6s %16.0f %6s %6s %7s %16.0f %6s %6s %7s\n' "$r" "$hrps" "$hp50" "$hp99" \
-    "$orps" "$op50" "$op99" "$(ratio "$orps" "$hrps")" "$mrps" "$mp50" "$mp99" "$(ratio "$mrps" "$hrps")" | tee -a "$tmp/rounds"
+  read -r hrps hp50 hp99 hcpu < <(rest)
+  read -r orps op50 op99 ocpu < <(grpc 1)
+  read -r mrps mp50 mp99 mcpu < <(grpc "$CONNS")
+  printf '%-6s %8.0f %6s %6s %6s %16.0f %6s %6s %6s %7s %16.0f %6s %6s %6s %7s\n' "$r" "$hrps" "$hp50" "$hp99" "$hcpu" \
+    "$orps" "$op50" "$op99" "$ocpu" "$(ratio "$orps" "$hrps")" "$mrps" "$mp50" "$mp99" "$mcpu" "$(ratio "$mrps" "$hrps")" | tee -a "$tmp/rounds"
 done
 python3 - "$tmp/rounds" "$CONNS" <<'PY'
 import sys, statistics as st
 rows = [l.split() for l in open(sys.argv[1])]
 col = lambda i: [float(x[i]) for x in rows]
 span = lambda v, f: f"{st.median(v):{f}} ({min(v):{f}}-{max(v):{f}})"
-print(f"median REST {span(col(1), '.0f')} req/s")
-print(f"median gRPC, 1 connection: {span(col(4), '.0f')} req/s; gRPC/REST {span(col(7), '.3f')}")
-print(f"median gRPC, {sys.argv[2]} connections: {span(col(8), '.0f')} req/s; gRPC/REST {span(col(11), '.3f')}")
+print(f"median (min-max) REST: {span(col(1), '.0f')} req/s, server CPU {span(col(4), '.1f')} us/request")
+print(f"gRPC, 1 connection: {span(col(5), '.0f')} req/s, server CPU {span(col(8), '.1f')} us/request; gRPC/REST req/s {span(col(9), '.3f')}")
+print(f"gRPC, {sys.argv[2]} connections: {span(col(10), '.0f')} req/s, server CPU {span(col(13), '.1f')} us/request; gRPC/REST req/s {span(col(14), '.3f')}")
 PY
