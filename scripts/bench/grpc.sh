@@ -5,7 +5,9 @@
 # connections), on one `taxieta serve`, in alternating rounds so that the
 # machine's drift hits all alike. gRPC runs twice a round: the callers'
 # streams on one HTTP/2 connection, as a gRPC client (tritonclient, ghz,
-# perf_analyzer) uses one channel, and on one connection each, as wrk's.
+# perf_analyzer) uses one channel, and on one connection each, as wrk's;
+# then v2 REST infer of one trip (wrk, scripts/bench/v2infer.lua), as the
+# v2 section of scripts/bench.sh, for its CPU time per request.
 # Prints the load (uptime) before each round, each round's req/s, p50 and
 # p99 (ms) and the server's CPU time per request (from /proc), and the
 # median (min-max) of each and of the per-round ratios gRPC/REST.
@@ -37,10 +39,10 @@ tick=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$spid/stat"; }
 # per_req TICKS_BEFORE REQUESTS → the server's CPU µs per request since then.
 per_req() { awk -v a="$1" -v b="$(cpu)" -v n="$2" -v t="$tick" 'BEGIN{printf "%.1f", (b - a) / t * 1e6 / n}'; }
-rest() { # → rps p50 p99 cpu_us
+rest() { # rest PATH SCRIPT → rps p50 p99 cpu_us
   local out errs c0
   c0=$(cpu)
-  out=$(wrk -t 2 -c "$CONNS" -d "$DURATION" --latency -s scripts/bench/predict.lua "http://127.0.0.1:$hport/predict")
+  out=$(wrk -t 2 -c "$CONNS" -d "$DURATION" --latency -s "$2" "http://127.0.0.1:$hport$1")
   errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
   [ -z "$errs" ] || echo "  wrk: $errs" >&2
   echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")") $(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")" \
@@ -55,14 +57,16 @@ grpc() { # grpc CONNECTIONS → rps p50 p99 cpu_us; grpcload fails when any call
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
 printf 'gRPC ModelInfer (grpcload) against POST /predict (wrk), one trip, %s callers, %s per run, alternating rounds\n' "$CONNS" "$DURATION"
 printf 'each: req/s, p50 and p99 in ms, the server'"'"'s CPU µs per request; ratios are gRPC/REST req/s\n'
-printf '%-6s %29s %36s %7s %36s %7s\n' round "REST: rps p50 p99 cpu" "gRPC 1 connection: rps p50 p99 cpu" ratio "gRPC $CONNS connections: rps p50 p99 cpu" ratio
+printf '%-6s %29s %36s %7s %36s %7s %29s %7s\n' round "REST: rps p50 p99 cpu" "gRPC 1 connection: rps p50 p99 cpu" ratio "gRPC $CONNS connections: rps p50 p99 cpu" ratio "v2 REST: rps p50 p99 cpu" ratio
 for r in $(seq 1 "$ROUNDS"); do
   echo "  load:$(uptime | sed 's/.*load average://')"
-  read -r hrps hp50 hp99 hcpu < <(rest)
+  read -r hrps hp50 hp99 hcpu < <(rest /predict scripts/bench/predict.lua)
   read -r orps op50 op99 ocpu < <(grpc 1)
   read -r mrps mp50 mp99 mcpu < <(grpc "$CONNS")
-  printf '%-6s %8.0f %6s %6s %6s %16.0f %6s %6s %6s %7s %16.0f %6s %6s %6s %7s\n' "$r" "$hrps" "$hp50" "$hp99" "$hcpu" \
-    "$orps" "$op50" "$op99" "$ocpu" "$(ratio "$orps" "$hrps")" "$mrps" "$mp50" "$mp99" "$mcpu" "$(ratio "$mrps" "$hrps")" | tee -a "$tmp/rounds"
+  read -r vrps vp50 vp99 vcpu < <(rest /v2/models/taxi-duration/infer scripts/bench/v2infer.lua)
+  printf '%-6s %8.0f %6s %6s %6s %16.0f %6s %6s %6s %7s %16.0f %6s %6s %6s %7s %8.0f %6s %6s %6s %7s\n' "$r" "$hrps" "$hp50" "$hp99" "$hcpu" \
+    "$orps" "$op50" "$op99" "$ocpu" "$(ratio "$orps" "$hrps")" "$mrps" "$mp50" "$mp99" "$mcpu" "$(ratio "$mrps" "$hrps")" \
+    "$vrps" "$vp50" "$vp99" "$vcpu" "$(ratio "$vrps" "$hrps")" | tee -a "$tmp/rounds"
 done
 python3 - "$tmp/rounds" "$CONNS" <<'PY'
 import sys, statistics as st
@@ -72,4 +76,5 @@ span = lambda v, f: f"{st.median(v):{f}} ({min(v):{f}}-{max(v):{f}})"
 print(f"median (min-max) REST: {span(col(1), '.0f')} req/s, server CPU {span(col(4), '.1f')} us/request")
 print(f"gRPC, 1 connection: {span(col(5), '.0f')} req/s, server CPU {span(col(8), '.1f')} us/request; gRPC/REST req/s {span(col(9), '.3f')}")
 print(f"gRPC, {sys.argv[2]} connections: {span(col(10), '.0f')} req/s, server CPU {span(col(13), '.1f')} us/request; gRPC/REST req/s {span(col(14), '.3f')}")
+print(f"v2 REST infer: {span(col(15), '.0f')} req/s, server CPU {span(col(18), '.1f')} us/request; v2/REST req/s {span(col(19), '.3f')}")
 PY
