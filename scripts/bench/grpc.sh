@@ -73,8 +73,9 @@ import sys, statistics as st
 rows = [l.split() for l in open(sys.argv[1])]
 col = lambda i: [float(x[i]) for x in rows]
 span = lambda v, f: f"{st.median(v):{f}} ({min(v):{f}}-{max(v):{f}})"
+cpu = lambda i: span([float(x[i]) / float(x[4]) for x in rows], '.3f')
 print(f"median (min-max) REST: {span(col(1), '.0f')} req/s, server CPU {span(col(4), '.1f')} us/request")
-print(f"gRPC, 1 connection: {span(col(5), '.0f')} req/s, server CPU {span(col(8), '.1f')} us/request; gRPC/REST req/s {span(col(9), '.3f')}")
-print(f"gRPC, {sys.argv[2]} connections: {span(col(10), '.0f')} req/s, server CPU {span(col(13), '.1f')} us/request; gRPC/REST req/s {span(col(14), '.3f')}")
-print(f"v2 REST infer: {span(col(15), '.0f')} req/s, server CPU {span(col(18), '.1f')} us/request; v2/REST req/s {span(col(19), '.3f')}")
+for name, rps, us, ratio in (("gRPC, 1 connection", 5, 8, 9), (f"gRPC, {sys.argv[2]} connections", 10, 13, 14), ("v2 REST infer", 15, 18, 19)):
+    print(f"{name}: {span(col(rps), '.0f')} req/s, server CPU {span(col(us), '.1f')} us/request; "
+          f"against REST: req/s {span(col(ratio), '.3f')}, server CPU per request {cpu(us)}")
 PY
