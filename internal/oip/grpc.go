@@ -59,7 +59,7 @@ func (s *Server) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 // following the server's readiness, as REST /v2/health/ready and /readyz
 // do: SERVING for "" and the inference service while a model is loaded and
 // the server is not draining, NOT_SERVING before and from Drain on. Check
-// answers it; Watch streams every change of it.
+// and List answer it; Watch streams every change of it.
 type grpcHealth struct {
 	healthpb.UnimplementedHealthServer
 	s *Server
@@ -93,6 +93,17 @@ func (h *grpcHealth) Check(ctx context.Context, in *healthpb.HealthCheckRequest)
 		return nil, grpcstatus.Errorf(codes.NotFound, "unknown service %q", in.GetService())
 	}
 	return &healthpb.HealthCheckResponse{Status: st}, nil
+}
+
+// List answers the health of every service the health service knows: ""
+// and the inference service.
+func (h *grpcHealth) List(context.Context, *healthpb.HealthListRequest) (*healthpb.HealthListResponse, error) {
+	out := &healthpb.HealthListResponse{Statuses: map[string]*healthpb.HealthCheckResponse{}}
+	for _, name := range []string{"", oippb.GRPCInferenceService_ServiceDesc.ServiceName} {
+		st, _ := h.status(name)
+		out.Statuses[name] = &healthpb.HealthCheckResponse{Status: st}
+	}
+	return out, nil
 }
 
 // Watch sends the service's health now and then at every change: the

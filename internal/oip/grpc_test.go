@@ -465,6 +465,10 @@ func TestGRPCHealthFollowsReadiness(t *testing.T) {
 				t.Errorf("%s: Check(%q) = %v, %v; want %v", name, svcName, r, err, want)
 			}
 		}
+		l, err := hc.List(ctx, &healthpb.HealthListRequest{})
+		if err != nil || len(l.Statuses) != 2 || l.Statuses[""].GetStatus() != want || l.Statuses[inferenceSvc].GetStatus() != want {
+			t.Errorf("%s: List = %v, %v; want both %v", name, l, err, want)
+		}
 		if got := do(t, rest, "GET", "/v2/health/ready", nil, nil).Code; got != restStatus {
 			t.Errorf("%s: REST /v2/health/ready = %d; want %d", name, got, restStatus)
 		}
