@@ -199,6 +199,7 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, v
 	go func() {
 		defer close(gdone)
 		if gsrv != nil {
+			v2.EndWatches() // a health Watch stream would hold GracefulStop
 			gsrv.GracefulStop()
 		}
 	}()

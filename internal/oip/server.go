@@ -43,12 +43,29 @@ type Server struct {
 	opts     Options
 	bufs     sync.Pool // *buffers
 	draining atomic.Bool
+
+	drainOnce, endOnce sync.Once
+	drained            chan struct{} // closed by Drain
+	ended              chan struct{} // closed by EndWatches
 }
 
 // Drain turns readiness false (REST /v2/health/ready, gRPC ServerReady and
-// the gRPC health service) for the rest of the server's life, so that load
-// balancers stop sending requests before the listeners close.
-func (s *Server) Drain() { s.draining.Store(true) }
+// the gRPC health service, whose Watch streams are told NOT_SERVING at
+// once) for the rest of the server's life, so that load balancers and
+// gRPC clients stop sending requests before the listeners close.
+func (s *Server) Drain() {
+	s.drainOnce.Do(func() {
+		s.draining.Store(true)
+		close(s.drained)
+	})
+}
+
+// EndWatches ends the gRPC health service's Watch streams (with
+// UNAVAILABLE, on which a client watches again elsewhere). A Watch stream
+// lasts as long as its client wants, so without this a graceful stop of the
+// gRPC server would wait for them until the grace period ran out. Call it
+// after Drain and the drain delay, just before GracefulStop.
+func (s *Server) EndWatches() { s.endOnce.Do(func() { close(s.ended) }) }
 
 // ready says a model is loaded and the server is not draining.
 func (s *Server) ready() bool { return !s.draining.Load() && s.svc.Current() != nil }
@@ -74,7 +91,7 @@ func New(svc *serving.Service, opts Options) (*Server, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 8 << 20
 	}
-	s := &Server{svc: svc, opts: opts}
+	s := &Server{svc: svc, opts: opts, drained: make(chan struct{}), ended: make(chan struct{})}
 	s.bufs.New = func() any { return &buffers{} }
 	return s, nil
 }
