@@ -51,14 +51,9 @@ for c in 1 2 4; do
   printf 'conns %-3s %8.1f requests/s = %10.0f predictions/s  p50 %s ms  p99 %s ms\n' "$c" "$rps" "$(awk -v r="$rps" 'BEGIN{print r*10000}')" "$p50" "$p99"
 done
 
-printf '\nOpen Inference Protocol v2 REST infer against POST /predict, one trip, 64 connections, alternating rounds\n'
-for r in $(seq 1 "${ROUNDS:-5}"); do
-  load=$(cut -d' ' -f1 /proc/loadavg)
-  read -r prps _ _ < <(run_wrk "http://127.0.0.1:$tport/predict" 64 scripts/bench/predict.lua)
-  read -r vrps vp50 vp99 < <(run_wrk "http://127.0.0.1:$tport/v2/models/taxi-duration/infer" 64 scripts/bench/v2infer.lua)
-  printf 'round %s (load %s)  /predict %8.0f req/s  v2 %8.0f req/s (p50 %s ms, p99 %s ms)  ratio %.3f\n' "$r" "$load" "$prps" "$vrps" "$vp50" "$vp99" "$(awk -v a="$vrps" -v b="$prps" 'BEGIN{print a/b}')" | tee -a "$tmp/v2rounds"
-done
-awk '{print $NF}' "$tmp/v2rounds" | python3 -c 'import sys, statistics as st; r=[float(x) for x in sys.stdin]; print(f"v2/predict ratio median {st.median(r):.3f} ({min(r):.3f}-{max(r):.3f})")'
+# OIP v2 one trip, gRPC and REST, against /predict in alternating rounds.
+printf '\n'
+ROUNDS=${ROUNDS:-5} DURATION=${ROUND_DURATION:-5s} scripts/bench/grpc.sh "$tmp/taxieta"
 printf '\nOpen Inference Protocol v2 REST infer, 10,000 trips per request (JSON tensors)\n'
 for c in 1 2; do
   read -r rps p50 p99 < <(run_wrk "http://127.0.0.1:$tport" "$c" scripts/bench/v2batch.lua)
