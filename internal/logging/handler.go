@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
 // Handler is the JSON log handler of every command: slog's own
@@ -80,11 +81,11 @@ func appendRequest(b []byte, level slog.Level, at time.Time, r Request) []byte {
 	b = append(b, `","level":"`...)
 	b = append(b, level.String()...)
 	b = append(b, `","msg":"`+RequestMessage+`","request_id":`...)
-	b = appendString(b, r.ID)
+	b = tripjson.AppendLogString(b, r.ID)
 	b = append(b, `,"method":`...)
-	b = appendString(b, r.Method)
+	b = tripjson.AppendLogString(b, r.Method)
 	b = append(b, `,"path":`...)
-	b = appendString(b, r.Path)
+	b = tripjson.AppendLogString(b, r.Path)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(r.Status), 10)
 	b = append(b, `,"bytes":`...)
@@ -94,57 +95,6 @@ func appendRequest(b []byte, level slog.Level, at time.Time, r Request) []byte {
 	b = strconv.AppendFloat(b, r.durationMS(), 'f', -1, 64)
 	return append(b, "}\n"...)
 }
-
-// appendString appends s as a quoted JSON string escaped as slog escapes
-// it: quote, backslash and control characters, invalid UTF-8 as U+FFFD,
-// and U+2028 and U+2029.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-const hex = "0123456789abcdef"
 
 // LockedWriter serialises writes to an unbuffered writer, so that lines
 // written concurrently by slog and by LogRequest stay whole.
