@@ -96,6 +96,18 @@ func benchRun(b *testing.B, url string) {
 		b.Errorf("stats %+v, want %d out", s, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	// The payload sizes, for comparing with nats bench at the same sizes
+	// (scripts/bench/stream.sh).
+	inBytes := 0
+	for _, ev := range evs {
+		inBytes += len(ev.data)
+	}
+	b.ReportMetric(float64(inBytes)/float64(len(evs)), "in-B/event")
+	if st, err := js.Stream(b.Context(), top.OutStream); err == nil {
+		if last, err := st.GetLastMsgForSubject(b.Context(), top.OutSubject); err == nil {
+			b.ReportMetric(float64(len(last.Data)), "out-B/event")
+		}
+	}
 	// CPU time of this process (with an embedded server, the server's too)
 	// per event: unlike the rate, it hardly depends on what else the
 	// machine runs.
