@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -24,29 +25,48 @@ type pubResult struct {
 // NATS publish whose reply subject, unique to it, receives JetStream's
 // acknowledgement on one wildcard subscription. It does what jetstream's
 // PublishMsgAsync does for this one use, at a fraction of the cost per
-// message (no JSON decoding of ordinary acknowledgements, no map, no timer),
-// which matters at tens of thousands of events per second.
+// message (no JSON decoding of ordinary acknowledgements, no map, no timer,
+// no channel per message), which matters at tens of thousands of events per
+// second.
 //
-// At most cap(slots) publishes may await their answer at once; the caller
-// bounds that (see processor.run).
+// At most len(slots) publishes may await their answer at once; the caller
+// bounds that (see processor.run). One goroutine at a time waits for
+// answers (see wait).
 type publisher struct {
 	nc     *nats.Conn
 	prefix string // reply subjects are prefix + id
 	sub    *nats.Subscription
+	// wake tells the waiter that the answer it waits for came.
+	wake chan struct{}
 
-	mu    sync.Mutex
-	next  uint64
-	slots []pubSlot // indexed by id % len(slots)
+	mu      sync.Mutex
+	next    uint64
+	slots   []pubSlot // indexed by id % len(slots)
+	waiting bool      // whether wait is waiting for the answer to waitFor
+	waitFor uint64
 }
 
+// pubSlot is a publish awaiting its answer, or answered.
 type pubSlot struct {
-	id   uint64
-	done chan pubResult
+	id       uint64
+	state    pubState
+	answered pubResult
 }
+
+type pubState uint8
+
+const (
+	pubFree     pubState = iota // no publish, or its answer was taken or forgotten
+	pubAwaiting                 // published, no answer yet
+	pubAnswered                 // answered; the answer not taken yet
+)
 
 // newPublisher subscribes to the replies of up to maxPending publishes.
 func newPublisher(nc *nats.Conn, maxPending int) (*publisher, error) {
-	p := &publisher{nc: nc, prefix: nc.NewRespInbox() + ".", slots: make([]pubSlot, maxPending)}
+	p := &publisher{
+		nc: nc, prefix: nc.NewRespInbox() + ".", wake: make(chan struct{}, 1),
+		slots: make([]pubSlot, maxPending),
+	}
 	sub, err := nc.Subscribe(p.prefix+"*", p.reply)
 	if err != nil {
 		return nil, fmt.Errorf("stream: subscribe to publish acknowledgements: %w", err)
@@ -61,29 +81,70 @@ func newPublisher(nc *nats.Conn, maxPending int) (*publisher, error) {
 	return p, nil
 }
 
-// publish sends msg and returns its id and the channel that receives
-// JetStream's answer (once). msg.Reply is overwritten.
-func (p *publisher) publish(msg *nats.Msg) (uint64, <-chan pubResult, error) {
-	done := make(chan pubResult, 1)
+// slot returns the slot of publish id; the caller holds p.mu.
+func (p *publisher) slot(id uint64) *pubSlot { return &p.slots[id%uint64(len(p.slots))] }
+
+// publish sends msg and returns its id, for wait. msg.Reply is overwritten.
+func (p *publisher) publish(msg *nats.Msg) (uint64, error) {
 	p.mu.Lock()
 	id := p.next
 	p.next++
-	p.slots[id%uint64(len(p.slots))] = pubSlot{id: id, done: done}
+	*p.slot(id) = pubSlot{id: id, state: pubAwaiting}
 	p.mu.Unlock()
 	msg.Reply = p.prefix + strconv.FormatUint(id, 10)
 	if err := p.nc.PublishMsg(msg); err != nil {
 		p.forget(id)
-		return 0, nil, err
+		return 0, err
 	}
-	return id, done, nil
+	return id, nil
+}
+
+// take returns JetStream's answer to publish id if it came, without waiting.
+func (p *publisher) take(id uint64) (pubResult, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.slot(id)
+	if s.id != id || s.state != pubAnswered {
+		return pubResult{}, false
+	}
+	r := s.answered
+	s.state, s.answered = pubFree, pubResult{}
+	return r, true
+}
+
+// wait returns JetStream's answer to publish id, waiting for it until
+// timeout fires; then it forgets the publish and returns false.
+func (p *publisher) wait(id uint64, timeout <-chan time.Time) (pubResult, bool) {
+	for {
+		if r, ok := p.take(id); ok {
+			return r, true
+		}
+		p.mu.Lock()
+		s := p.slot(id)
+		if s.id == id && s.state == pubAnswered {
+			p.mu.Unlock()
+			continue // answered since take
+		}
+		p.waiting, p.waitFor = true, id
+		p.mu.Unlock()
+		select {
+		case <-p.wake: // maybe for an earlier wait that timed out: look again
+		case <-timeout:
+			p.forget(id)
+			return pubResult{}, false
+		}
+	}
 }
 
 // forget stops waiting for the answer to publish id (e.g. after a timeout);
 // a late answer is then ignored.
 func (p *publisher) forget(id uint64) {
 	p.mu.Lock()
-	if s := &p.slots[id%uint64(len(p.slots))]; s.id == id {
-		s.done = nil
+	if s := p.slot(id); s.id == id {
+		s.state, s.answered = pubFree, pubResult{}
+	}
+	if p.waiting && p.waitFor == id {
+		p.waiting = false
 	}
 	p.mu.Unlock()
 }
@@ -94,14 +155,24 @@ func (p *publisher) reply(m *nats.Msg) {
 	if err != nil {
 		return
 	}
+	r := parsePubAck(m)
 	p.mu.Lock()
-	var done chan pubResult
-	if s := &p.slots[id%uint64(len(p.slots))]; s.id == id {
-		done, s.done = s.done, nil
+	s := p.slot(id)
+	if s.id != id || s.state != pubAwaiting {
+		p.mu.Unlock()
+		return
+	}
+	s.state, s.answered = pubAnswered, r
+	wake := p.waiting && p.waitFor == id
+	if wake {
+		p.waiting = false
 	}
 	p.mu.Unlock()
-	if done != nil {
-		done <- parsePubAck(m)
+	if wake {
+		select {
+		case p.wake <- struct{}{}:
+		default: // a wake is already pending; the waiter looks again
+		}
 	}
 }
 
