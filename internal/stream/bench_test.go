@@ -59,6 +59,7 @@ func benchRun(b *testing.B, url string) {
 	out, _ := connect(b, url)
 	ctx, cancel := context.WithCancel(b.Context())
 	done := make(chan Stats, 1)
+	b.ReportAllocs() // of this whole process: the consumer, its connections and the polling below
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	srv0 := serverTicks()

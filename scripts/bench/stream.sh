@@ -62,7 +62,7 @@ taxieta_run() {
   }
   awk '/^BenchmarkRun/ {
     for (i = 1; i < NF; i++) m[$(i+1)] = $i
-    n = split("events/s in-B/event out-B/event cpu-µs/event server-cpu-µs/event", k, " ")
+    n = split("events/s in-B/event out-B/event cpu-µs/event server-cpu-µs/event allocs/op", k, " ")
     for (i = 1; i <= n; i++) printf "%s%s", (m[k[i]] == "" ? "-" : m[k[i]]), (i < n ? " " : "\n")
   }' <<<"$out"
 }
@@ -79,7 +79,7 @@ bench_rate() {
 
 # Sizes: one run of this checkout's consumer says how large its events and
 # estimates are (the estimates' ride ids grow with MSGS); it also warms up.
-read -r _ in_size out_size _ _ < <(taxieta_run "$tmp/new.test")
+read -r _ in_size out_size _ _ _ < <(taxieta_run "$tmp/new.test")
 [ "$out_size" != - ] || { echo "stream bench: no estimate size from the consumer benchmark" >&2; exit 1; }
 in_size=$(printf '%.0f' "$in_size")
 out_size=$(printf '%.0f' "$out_size")
@@ -111,10 +111,10 @@ measure() { # measure ROUND WHAT → appends "ROUND WHAT value" to results
     "$nats" stream rm -f "bench_out_$1" >/dev/null
     ;;
   new | old)
-    local rate cpu srv
-    read -r rate _ _ cpu srv < <(taxieta_run "$tmp/$2.test")
+    local rate cpu srv allocs
+    read -r rate _ _ cpu srv allocs < <(taxieta_run "$tmp/$2.test")
     v=$rate
-    printf '  %-4s %9.0f events/s  (%s µs CPU/event in the consumer, %s in the server)\n' "$2" "$rate" "$cpu" "$srv"
+    printf '  %-8s %9.0f events/s  (%s µs CPU/event in the consumer, %s in the server; %s allocations/event)\n' "$2" "$rate" "$cpu" "$srv" "$allocs"
     ;;
   esac
   [ -n "$v" ] && [ "$v" != - ] || { echo "stream bench: no rate for $2" >&2; exit 1; }
