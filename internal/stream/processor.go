@@ -119,7 +119,6 @@ func count(n *atomic.Uint64, c prometheus.Counter) {
 // inflight is a fetched message whose output was published.
 type inflight struct {
 	msg     *nats.Msg
-	pubID   uint64
 	subject string      // of the output
 	dead    *EventError // nil for an estimate
 	started time.Time
@@ -167,13 +166,6 @@ func Run(ctx context.Context, in, out *nats.Conn, cfg Config) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("stream: %w", err)
 	}
-	// Outputs in flight: MaxInFlight queued for acknowledge, one it waits
-	// for, one being published.
-	pub, err := newPublisher(out, cfg.MaxInFlight+2)
-	if err != nil {
-		return Stats{}, err
-	}
-	defer pub.close()
 	var cons jetstream.Consumer
 	if cfg.Setup {
 		cons, err = Ensure(ctx, js, cfg.Topology)
@@ -187,7 +179,7 @@ func Run(ctx context.Context, in, out *nats.Conn, cfg Config) (Stats, error) {
 		return Stats{}, err
 	}
 	p := &processor{
-		cfg: cfg, in: in, pub: pub, dec: dec, log: cfg.Logger, m: cfg.Metrics,
+		cfg: cfg, in: in, dec: dec, log: cfg.Logger, m: cfg.Metrics,
 		ack: []byte("+ACK"), nak: []byte(`-NAK {"delay":1000000000}`),
 		est: &nats.Msg{Subject: cfg.Topology.OutSubject, Header: nats.Header{jetstream.MsgIDHeader: make([]string, 1)}},
 	}
@@ -197,6 +189,10 @@ func Run(ctx context.Context, in, out *nats.Conn, cfg Config) (Stats, error) {
 	if p.m == nil {
 		p.m = newMetrics() // counted, never exposed
 	}
+	if p.pub, err = newPublisher(out, cfg.MaxInFlight, cfg.PublishTimeout, p.finish); err != nil {
+		return Stats{}, err
+	}
+	defer p.pub.close()
 	return p.run(ctx, in, cons)
 }
 
@@ -219,17 +215,17 @@ func (c *Config) check() error {
 }
 
 func (p *processor) run(ctx context.Context, in *nats.Conn, cons jetstream.Consumer) (Stats, error) {
-	pending := make(chan inflight, p.cfg.MaxInFlight)
 	var wg sync.WaitGroup
-	wg.Go(func() { p.acknowledge(pending) })
-	lagCtx, stopLag := context.WithCancel(context.WithoutCancel(ctx))
-	wg.Go(func() { p.pollLag(lagCtx, cons) })
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Go(func() { p.pollLag(bg, cons) })
+	wg.Go(func() { p.pub.expire(bg) })
 
-	err := p.fetchLoop(ctx, in, pending)
-	// Drain: everything fetched has been published; wait for JetStream's
-	// answers and acknowledge, then make sure the acks reach the server.
-	close(pending)
-	stopLag()
+	err := p.fetchLoop(ctx, in)
+	// Drain: everything fetched has been published; wait until each
+	// output was stored and its request acknowledged (or handed back),
+	// then make sure the acks reach the server.
+	p.pub.idle()
+	stop()
 	wg.Wait()
 	if ferr := in.FlushTimeout(p.cfg.PublishTimeout); ferr != nil && !errors.Is(ferr, nats.ErrConnectionClosed) {
 		err = errors.Join(err, fmt.Errorf("stream: flush acknowledgements: %w", ferr))
@@ -245,7 +241,7 @@ func (p *processor) run(ctx context.Context, in *nats.Conn, cons jetstream.Consu
 // Fetches are deliberately not tied to ctx: a batch, once asked for, is
 // received in full (at most FetchWait) and processed, so that nothing is
 // left delivered and unacknowledged at exit.
-func (p *processor) fetchLoop(ctx context.Context, in *nats.Conn, pending chan<- inflight) error {
+func (p *processor) fetchLoop(ctx context.Context, in *nats.Conn) error {
 	subject := pullRequestSubject(p.cfg.Topology)
 	retry := backoff.New(50*time.Millisecond, 5*time.Second)
 	var (
@@ -290,13 +286,13 @@ func (p *processor) fetchLoop(ctx context.Context, in *nats.Conn, pending chan<-
 		}
 		select {
 		case m := <-c0:
-			p.receive(ctx, &pulls[0], m, pending, &fatal)
+			p.receive(ctx, &pulls[0], m, &fatal)
 		case m := <-c1:
-			p.receive(ctx, &pulls[1], m, pending, &fatal)
+			p.receive(ctx, &pulls[1], m, &fatal)
 		case now := <-tick.C:
 			for i, pl := range pulls {
 				if pl != nil && now.After(pl.deadline) && pl.stalled() {
-					p.endPull(&pulls[i], pending)
+					p.endPull(&pulls[i])
 				}
 			}
 		}
@@ -306,13 +302,13 @@ func (p *processor) fetchLoop(ctx context.Context, in *nats.Conn, pending chan<-
 // receive handles one message that fetch *pl received, and ends the fetch
 // when the server is done with it. An error that means consuming cannot go
 // on is left in *fatal.
-func (p *processor) receive(ctx context.Context, pl **pull, m *nats.Msg, pending chan<- inflight, fatal *error) {
+func (p *processor) receive(ctx context.Context, pl **pull, m *nats.Msg, fatal *error) {
 	f := *pl
 	if !isStatus(m) {
 		f.received++
-		p.handle(m, pending)
+		p.handle(m)
 		if f.received == p.cfg.Batch {
-			p.endPull(pl, pending)
+			p.endPull(pl)
 		}
 		return
 	}
@@ -331,14 +327,14 @@ func (p *processor) receive(ctx context.Context, pl **pull, m *nats.Msg, pending
 		}
 	}
 	if ends {
-		p.endPull(pl, pending)
+		p.endPull(pl)
 	}
 }
 
 // endPull ends fetch *pl, handles what its inbox still held, and clears it.
-func (p *processor) endPull(pl **pull, pending chan<- inflight) {
+func (p *processor) endPull(pl **pull) {
 	for _, m := range (*pl).end() {
-		p.handle(m, pending)
+		p.handle(m)
 	}
 	*pl = nil
 }
@@ -369,8 +365,9 @@ func (p *processor) model() *serving.ModelVersion {
 }
 
 // handle decodes one event, estimates it and publishes the estimate, or the
-// dead letter, asynchronously; acknowledge finishes it.
-func (p *processor) handle(msg *nats.Msg, pending chan<- inflight) {
+// dead letter, asynchronously; finish completes it. When MaxInFlight outputs
+// await their answer, it waits for the oldest.
+func (p *processor) handle(msg *nats.Msg) {
 	started := time.Now()
 	count(&p.n.in, p.m.in)
 	ack, ok := parseAckSubject(msg.Reply)
@@ -414,51 +411,38 @@ func (p *processor) handle(msg *nats.Msg, pending chan<- inflight) {
 			HeaderSubject:         {msg.Subject},
 		}}
 	}
-	pubID, err := p.pub.publish(out)
-	if err != nil {
-		p.fail(msg, fmt.Errorf("publish to %s: %w", out.Subject, err))
-		return
-	}
 	p.m.inFlight.Inc()
-	pending <- inflight{msg: msg, pubID: pubID, subject: out.Subject, dead: dead, started: started}
+	if err := p.pub.publish(out, inflight{msg: msg, subject: out.Subject, dead: dead, started: started}); err != nil {
+		p.m.inFlight.Dec()
+		p.fail(msg, fmt.Errorf("publish to %s: %w", out.Subject, err))
+	}
 }
 
-// acknowledge waits, in order, for JetStream to store each output, then
-// acknowledges its request; a failed output's request is negatively
-// acknowledged so that it is redelivered.
-func (p *processor) acknowledge(pending <-chan inflight) {
-	timeout := time.NewTimer(p.cfg.PublishTimeout)
-	defer timeout.Stop()
-	for f := range pending {
-		r, ok := p.pub.take(f.pubID)
-		if !ok {
-			timeout.Reset(p.cfg.PublishTimeout - time.Since(f.started))
-			if r, ok = p.pub.wait(f.pubID, timeout.C); !ok {
-				r.err = fmt.Errorf("no acknowledgement from JetStream within %s", p.cfg.PublishTimeout)
-			}
-			timeout.Stop()
-		}
-		p.m.inFlight.Dec()
-		if r.err != nil {
-			p.fail(f.msg, fmt.Errorf("publish to %s: %w", f.subject, r.err))
-			continue
-		}
-		if r.duplicate {
-			count(&p.n.duplicates, p.m.duplicates)
-		}
-		if err := p.in.Publish(f.msg.Reply, p.ack); err != nil {
-			// The output is stored; the request will be redelivered and its
-			// output recognised as a duplicate.
-			p.log.Warn("ack failed", "err", err)
-			continue
-		}
-		if f.dead != nil {
-			count(&p.n.dead, p.m.dead.WithLabelValues(f.dead.Class()))
-		} else {
-			count(&p.n.out, p.m.out)
-		}
-		p.m.latency.Observe(time.Since(f.started).Seconds())
+// finish completes an event once JetStream answered the publish of its
+// output (or did not, in time): a stored output's request is acknowledged;
+// a failed output's request is negatively acknowledged, to be redelivered.
+// It runs on the publisher's goroutines, possibly two at once.
+func (p *processor) finish(f inflight, r pubResult) {
+	p.m.inFlight.Dec()
+	if r.err != nil {
+		p.fail(f.msg, fmt.Errorf("publish to %s: %w", f.subject, r.err))
+		return
 	}
+	if r.duplicate {
+		count(&p.n.duplicates, p.m.duplicates)
+	}
+	if err := p.in.Publish(f.msg.Reply, p.ack); err != nil {
+		// The output is stored; the request will be redelivered and its
+		// output recognised as a duplicate.
+		p.log.Warn("ack failed", "err", err)
+		return
+	}
+	if f.dead != nil {
+		count(&p.n.dead, p.m.dead.WithLabelValues(f.dead.Class()))
+	} else {
+		count(&p.n.out, p.m.out)
+	}
+	p.m.latency.Observe(time.Since(f.started).Seconds())
 }
 
 // fail gives a message back to JetStream for redelivery after a pause.

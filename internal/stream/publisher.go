@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,43 +30,40 @@ type pubResult struct {
 // no channel per message), which matters at tens of thousands of events per
 // second.
 //
-// At most len(slots) publishes may await their answer at once; the caller
-// bounds that (see processor.run). One goroutine at a time waits for
-// answers (see wait).
+// Each publish carries the inflight event it is the output of; when the
+// answer comes (on the subscription's goroutine), or when none came within
+// the timeout (on the expiry goroutine), done is called with both, once.
+// Publishes take the slots of a ring in turn: at most len(slots) await
+// their answer, and publish waits for the oldest slot's answer when the
+// ring is full.
 type publisher struct {
-	nc     *nats.Conn
-	prefix string // reply subjects are prefix + id
-	sub    *nats.Subscription
-	// wake tells the waiter that the answer it waits for came.
+	nc      *nats.Conn
+	prefix  string // reply subjects are prefix + id
+	sub     *nats.Subscription
+	timeout time.Duration
+	done    func(inflight, pubResult)
+	// wake tells the goroutine in publish or idle that a slot was freed.
 	wake chan struct{}
 
 	mu      sync.Mutex
 	next    uint64
 	slots   []pubSlot // indexed by id % len(slots)
-	waiting bool      // whether wait is waiting for the answer to waitFor
-	waitFor uint64
+	pending int       // published, and done not yet returned
+	waiting bool      // whether publish or idle waits for wake
 }
 
-// pubSlot is a publish awaiting its answer, or answered.
+// pubSlot is a publish awaiting its answer.
 type pubSlot struct {
-	id       uint64
-	state    pubState
-	answered pubResult
+	id   uint64
+	busy bool
+	ev   inflight
 }
 
-type pubState uint8
-
-const (
-	pubFree     pubState = iota // no publish, or its answer was taken or forgotten
-	pubAwaiting                 // published, no answer yet
-	pubAnswered                 // answered; the answer not taken yet
-)
-
-// newPublisher subscribes to the replies of up to maxPending publishes.
-func newPublisher(nc *nats.Conn, maxPending int) (*publisher, error) {
+// newPublisher subscribes to the answers of up to maxPending publishes.
+func newPublisher(nc *nats.Conn, maxPending int, timeout time.Duration, done func(inflight, pubResult)) (*publisher, error) {
 	p := &publisher{
-		nc: nc, prefix: nc.NewRespInbox() + ".", wake: make(chan struct{}, 1),
-		slots: make([]pubSlot, maxPending),
+		nc: nc, prefix: nc.NewRespInbox() + ".", timeout: timeout, done: done,
+		wake: make(chan struct{}, 1), slots: make([]pubSlot, maxPending),
 	}
 	sub, err := nc.Subscribe(p.prefix+"*", p.reply)
 	if err != nil {
@@ -84,68 +82,75 @@ func newPublisher(nc *nats.Conn, maxPending int) (*publisher, error) {
 // slot returns the slot of publish id; the caller holds p.mu.
 func (p *publisher) slot(id uint64) *pubSlot { return &p.slots[id%uint64(len(p.slots))] }
 
-// publish sends msg and returns its id, for wait. msg.Reply is overwritten.
-func (p *publisher) publish(msg *nats.Msg) (uint64, error) {
+// await waits for wake; the caller holds p.mu, which await releases while
+// it waits.
+func (p *publisher) await() {
+	p.waiting = true
+	p.mu.Unlock()
+	<-p.wake
 	p.mu.Lock()
+}
+
+// signal wakes a waiting publish or idle; the caller holds p.mu.
+func (p *publisher) signal() {
+	if p.waiting {
+		p.waiting = false
+		select {
+		case p.wake <- struct{}{}:
+		default: // a wake is pending already
+		}
+	}
+}
+
+// publish sends msg, the output of ev, once the ring has room; done(ev, …)
+// follows unless publish returns an error. msg.Reply is overwritten. Only
+// one goroutine may call publish.
+func (p *publisher) publish(msg *nats.Msg, ev inflight) error {
+	p.mu.Lock()
+	for p.slot(p.next).busy {
+		p.await()
+	}
 	id := p.next
 	p.next++
-	*p.slot(id) = pubSlot{id: id, state: pubAwaiting}
+	*p.slot(id) = pubSlot{id: id, busy: true, ev: ev}
+	p.pending++
 	p.mu.Unlock()
 	msg.Reply = p.prefix + strconv.FormatUint(id, 10)
 	if err := p.nc.PublishMsg(msg); err != nil {
-		p.forget(id)
-		return 0, err
+		p.mu.Lock()
+		if s := p.slot(id); s.busy && s.id == id {
+			*s = pubSlot{}
+			p.pending--
+			p.signal()
+			p.mu.Unlock()
+			return err
+		}
+		p.mu.Unlock()
+		return nil // answered or expired meanwhile: done had it
 	}
-	return id, nil
+	return nil
 }
 
-// take returns JetStream's answer to publish id if it came, without waiting.
-func (p *publisher) take(id uint64) (pubResult, bool) {
+// finish takes publish id's event out of its slot, or returns false if it
+// was taken already (answered, or expired).
+func (p *publisher) finish(id uint64) (inflight, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.slot(id)
-	if s.id != id || s.state != pubAnswered {
-		return pubResult{}, false
+	if !s.busy || s.id != id {
+		return inflight{}, false
 	}
-	r := s.answered
-	s.state, s.answered = pubFree, pubResult{}
-	return r, true
+	ev := s.ev
+	*s = pubSlot{}
+	p.signal()
+	return ev, true
 }
 
-// wait returns JetStream's answer to publish id, waiting for it until
-// timeout fires; then it forgets the publish and returns false.
-func (p *publisher) wait(id uint64, timeout <-chan time.Time) (pubResult, bool) {
-	for {
-		if r, ok := p.take(id); ok {
-			return r, true
-		}
-		p.mu.Lock()
-		s := p.slot(id)
-		if s.id == id && s.state == pubAnswered {
-			p.mu.Unlock()
-			continue // answered since take
-		}
-		p.waiting, p.waitFor = true, id
-		p.mu.Unlock()
-		select {
-		case <-p.wake: // maybe for an earlier wait that timed out: look again
-		case <-timeout:
-			p.forget(id)
-			return pubResult{}, false
-		}
-	}
-}
-
-// forget stops waiting for the answer to publish id (e.g. after a timeout);
-// a late answer is then ignored.
-func (p *publisher) forget(id uint64) {
+// finished counts a done call as returned.
+func (p *publisher) finished(n int) {
 	p.mu.Lock()
-	if s := p.slot(id); s.id == id {
-		s.state, s.answered = pubFree, pubResult{}
-	}
-	if p.waiting && p.waitFor == id {
-		p.waiting = false
-	}
+	p.pending -= n
+	p.signal()
 	p.mu.Unlock()
 }
 
@@ -155,25 +160,56 @@ func (p *publisher) reply(m *nats.Msg) {
 	if err != nil {
 		return
 	}
-	r := parsePubAck(m)
-	p.mu.Lock()
-	s := p.slot(id)
-	if s.id != id || s.state != pubAwaiting {
-		p.mu.Unlock()
-		return
+	ev, ok := p.finish(id)
+	if !ok {
+		return // a late answer to an expired publish
 	}
-	s.state, s.answered = pubAnswered, r
-	wake := p.waiting && p.waitFor == id
-	if wake {
-		p.waiting = false
-	}
-	p.mu.Unlock()
-	if wake {
+	p.done(ev, parsePubAck(m))
+	p.finished(1)
+}
+
+// expire calls done with a timeout error for every publish older than the
+// timeout, until ctx is done.
+func (p *publisher) expire(ctx context.Context) {
+	t := time.NewTicker(min(p.timeout/4, time.Second))
+	defer t.Stop()
+	var late []inflight
+	for {
 		select {
-		case p.wake <- struct{}{}:
-		default: // a wake is already pending; the waiter looks again
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			late = late[:0]
+			p.mu.Lock()
+			for i := range p.slots {
+				if s := &p.slots[i]; s.busy && now.Sub(s.ev.started) >= p.timeout {
+					late = append(late, s.ev)
+					*s = pubSlot{}
+				}
+			}
+			if len(late) > 0 {
+				p.signal()
+			}
+			p.mu.Unlock()
+			err := fmt.Errorf("no acknowledgement from JetStream within %s", p.timeout)
+			for _, ev := range late {
+				p.done(ev, pubResult{err: err})
+			}
+			if len(late) > 0 {
+				p.finished(len(late))
+			}
 		}
 	}
+}
+
+// idle waits until every publish had its done call return. The expiry
+// goroutine must be running, so that it ends.
+func (p *publisher) idle() {
+	p.mu.Lock()
+	for p.pending > 0 {
+		p.await()
+	}
+	p.mu.Unlock()
 }
 
 // close stops receiving answers.
