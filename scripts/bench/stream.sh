@@ -67,15 +67,18 @@ taxieta_run() {
   }' <<<"$out"
 }
 
-# bench_rate ARGS… → msgs/s that nats bench reports.
+# bench_rate ARGS… → msgs/s that nats bench reports; its own CPU time
+# (user and system, in seconds) goes to $tmp/cpu.
 bench_rate() {
   local out
-  out=$("$nats" bench "$@" --no-progress 2>&1) || {
+  out=$(/usr/bin/time -f '%U %S' -o "$tmp/cpu" "$nats" bench "$@" --no-progress 2>&1) || {
     echo "$out" >&2
     return 1
   }
   grep -o 'stats: [0-9,]* msgs/sec' <<<"$out" | head -1 | tr -d , | awk '{print $2}'
 }
+# client_us → the last nats bench's CPU time per message, in µs.
+client_us() { awk -v n="$MSGS" '{printf "%.1f", ($1 + $2) * 1e6 / n}' "$tmp/cpu"; }
 
 # Sizes: one run of this checkout's consumer says how large its events and
 # estimates are (the estimates' ride ids grow with MSGS); it also warms up.
@@ -90,7 +93,7 @@ server_ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$nats_pid/stat
 server_us() { awk -v a="$1" -v b="$2" -v n="$MSGS" 'BEGIN {printf "%.1f", (b - a) * 1e4 / n}'; }
 
 measure() { # measure ROUND WHAT → appends "ROUND WHAT value" to results
-  local v t0
+  local v t0 cpu c sv
   case $2 in
   consume)
     # A stream of MSGS events of the events' size, then a durable consumer reads it.
@@ -98,7 +101,7 @@ measure() { # measure ROUND WHAT → appends "ROUND WHAT value" to results
       --stream "bench_in_$1" "bench.in.$1" >/dev/null
     t0=$(server_ticks)
     v=$(bench_rate js consume --stream "bench_in_$1" --msgs "$MSGS")
-    printf '  %-8s %9.0f msgs/s  (%s µs server CPU/msg)\n' "$2" "$v" "$(server_us "$t0" "$(server_ticks)")"
+    cpu="$(client_us) $(server_us "$t0" "$(server_ticks)")"
     "$nats" stream rm -f "bench_in_$1" >/dev/null
     ;;
   publish | plain)
@@ -107,18 +110,22 @@ measure() { # measure ROUND WHAT → appends "ROUND WHAT value" to results
     t0=$(server_ticks)
     v=$(bench_rate js pub async --create --purge $dedup --size "${out_size}B" --msgs "$MSGS" \
       --stream "bench_out_$1" "bench.out.$1")
-    printf '  %-8s %9.0f msgs/s  (%s µs server CPU/msg)\n' "$2" "$v" "$(server_us "$t0" "$(server_ticks)")"
+    cpu="$(client_us) $(server_us "$t0" "$(server_ticks)")"
     "$nats" stream rm -f "bench_out_$1" >/dev/null
     ;;
   new | old)
-    local rate cpu srv allocs
-    read -r rate _ _ cpu srv allocs < <(taxieta_run "$tmp/$2.test")
-    v=$rate
-    printf '  %-8s %9.0f events/s  (%s µs CPU/event in the consumer, %s in the server; %s allocations/event)\n' "$2" "$rate" "$cpu" "$srv" "$allocs"
+    local rate ccpu srv allocs
+    read -r rate _ _ ccpu srv allocs < <(taxieta_run "$tmp/$2.test")
+    v=$rate cpu="$ccpu $srv"
+    printf '  %-8s %9.0f events/s  (%s µs CPU/event in the consumer, %s in the server; %s allocations/event)\n' "$2" "$rate" "$ccpu" "$srv" "$allocs"
     ;;
   esac
   [ -n "$v" ] && [ "$v" != - ] || { echo "stream bench: no rate for $2" >&2; exit 1; }
-  echo "$1 $2 $v" >>"$tmp/results"
+  case $2 in consume | publish | plain)
+    read -r c sv <<<"$cpu"
+    printf '  %-8s %9.0f msgs/s    (%s µs CPU/msg in nats bench, %s in the server)\n' "$2" "$v" "$c" "$sv" ;;
+  esac
+  echo "$1 $2 $v $cpu" >>"$tmp/results"
 }
 
 order=(consume publish plain new)
@@ -135,9 +142,12 @@ done
 python3 - "$tmp/results" <<'PY'
 import collections, statistics as st, sys
 d = collections.defaultdict(dict)
+cpu = collections.defaultdict(dict)  # µs per message: client + server
 for line in open(sys.argv[1]):
-    r, what, v = line.split()
+    r, what, v, c, s = line.split()
     d[int(r)][what] = float(v)
+    if c != "-" and s != "-":
+        cpu[int(r)][what] = float(c) + float(s)
 rows = []
 for r in sorted(d):
     x = d[r]
@@ -163,4 +173,15 @@ print(f"  consumer/limit_plain   {spread([x['new']/x['limit_plain'] for x in row
 if "old" in rows[0]:
     print(f"  old/series limit       {spread([x['old']/x['limit'] for x in rows], '{:.3f}')}")
     print(f"  new/old                {spread([x['new']/x['old'] for x in rows], '{:.3f}')}")
+# CPU time per event, client and server together, which the machine's other
+# load hardly changes: consume + publish is what the series costs.
+c = [cpu[r] for r in sorted(d)]
+if all(k in x for x in c for k in ("consume", "publish", "new")):
+    print("CPU µs per event, client + server, median (min-max):")
+    print(f"  nats bench consume + publish  {spread([x['consume'] + x['publish'] for x in c], '{:.1f}')}")
+    print(f"  nats bench consume + plain    {spread([x['consume'] + x['plain'] for x in c], '{:.1f}')}")
+    for k in ("new", "old"):
+        if all(k in x for x in c):
+            print(f"  {k:29} {spread([x[k] for x in c], '{:.1f}')}")
+    print(f"  series/new (CPU-bound ratio)  {spread([(x['consume'] + x['publish']) / x['new'] for x in c], '{:.3f}')}")
 PY
