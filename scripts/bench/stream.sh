@@ -49,7 +49,7 @@ fi
 
 # shellcheck source=scripts/services/nats.sh
 source scripts/services/nats.sh
-nats=$TAXIETA_NATS_CLI
+nats=${TAXIETA_NATS_CLI:?stream bench: no NATS CLI (see the message of scripts/services/nats.sh above)}
 export NATS_URL=$TAXIETA_NATS_URL
 
 # taxieta_run BINARY → "events/s in-B out-B" from one BenchmarkRun of MSGS events.
