@@ -86,3 +86,8 @@ done
 
 # What the prediction log costs at full load (alternating rounds).
 ROUNDS=${ROUNDS:-3} scripts/bench/predlog.sh "$tmp/taxieta"
+
+# The stream consumer against JetStream's own publish + consume rate
+# (nats bench), alternating rounds; with OLD=REV also the consumer at REV.
+printf '\n'
+ROUNDS=${ROUNDS:-5} scripts/bench/stream.sh ${OLD:-}
