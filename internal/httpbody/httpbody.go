@@ -16,27 +16,14 @@ import (
 // declared or read, is an apierr.TooLarge error; a body cut short is
 // apierr.Malformed. The returned slice is b grown as needed, also on error,
 // so that the caller can put it back in its pool.
-//
-// A body of declared length is read to that length and no further: asking
-// for the end of the body as well would make net/http start its background
-// read of the connection while the handler is still running, a system call
-// and a goroutine hand-off per request that a handler which stops at the
-// declared length never pays.
 func Read(r *http.Request, b []byte, limit int64) ([]byte, error) {
 	b = b[:0]
 	if r.ContentLength > limit {
 		return b, apierr.New(apierr.TooLarge, fmt.Sprintf("body of %d bytes is over the limit of %d", r.ContentLength, limit))
 	}
-	if r.ContentLength >= 0 {
-		n := int(r.ContentLength)
-		if cap(b) < n {
-			b = make([]byte, n)
-		}
-		b = b[:n]
-		if _, err := io.ReadFull(r.Body, b); err != nil {
-			return b[:0], apierr.Wrap(apierr.Malformed, err, fmt.Sprintf("reading the body failed: %v (Content-Length is %d)", err, n))
-		}
-		return b, nil
+	// One byte more than declared, so that io.EOF comes without a regrow.
+	if want := r.ContentLength + 1; r.ContentLength >= 0 && int64(cap(b)) < want {
+		b = make([]byte, 0, want)
 	}
 	for {
 		if len(b) == cap(b) {
