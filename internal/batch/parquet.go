@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,10 +31,18 @@ import (
 //     digits, so a row costs about two bytes, and no compression is needed;
 //   - the zones RLE_DICTIONARY over a fixed dictionary of every zone id,
 //     nine bits a row;
+//   - the passenger count and the actual minutes RLE_DICTIONARY over a
+//     dictionary of the row group's values (a few passenger counts, a few
+//     thousand whole-second durations: under two bytes a row where PLAIN
+//     takes eight), found in a small hash table of their bits; a row group
+//     with more distinct values than maxDictionary writes its later pages
+//     PLAIN, as Arrow's writer falls back;
+//   - the pickup time DELTA_BINARY_PACKED: a file's rows come roughly in
+//     pickup order, so the differences take about four bytes, not eight;
 //   - the model's name and version RLE_DICTIONARY over a one-value
 //     dictionary, a few bytes a page;
-//   - the rest PLAIN, with the passenger count (few distinct values)
-//     compressed with snappy.
+//   - the estimates PLAIN (float32 with nearly every value distinct:
+//     neither a dictionary nor snappy gains).
 //
 // Definition levels are RLE; the numeric columns have min/max statistics
 // (none for a row group's column that holds a NaN). The file says format
@@ -75,22 +84,26 @@ type columnSpec struct {
 	optional  bool
 	text      bool // UTF-8 string
 	timestamp bool // TIMESTAMP(MICROS), not adjusted to UTC: NYC wall-clock time
-	// encoding of the data pages: format.Plain, format.DeltaByteArray, or
-	// format.RLEDictionary (the dictionary is dictionaryValues').
+	// encoding of the data pages: format.Plain, format.DeltaByteArray,
+	// format.DeltaBinaryPacked or format.RLEDictionary (the dictionary is
+	// dictionaryValues').
 	encoding format.Encoding
-	// snappy compresses the pages. It pays only on the passenger count:
-	// on the other columns it saves nothing (the estimates' float bits)
-	// or a fifth at most (times, minutes) for a third of the encoding time.
+	// dynamic marks a dictionary made of the row group's own values
+	// (chunkWriter.dict), not a fixed one.
+	dynamic bool
+	// snappy compresses the pages. No column has it now: on the estimates
+	// (float bits) it saves nothing, and the other columns' encodings
+	// leave it little, for a third of the encoding time.
 	snappy bool
 }
 
 var outputColumns = [numColumns]columnSpec{
 	colRideID:       {typ: format.ByteArray, text: true, encoding: format.DeltaByteArray},
-	colPickup:       {typ: format.Int64, optional: true, timestamp: true},
+	colPickup:       {typ: format.Int64, optional: true, timestamp: true, encoding: format.DeltaBinaryPacked},
 	colPU:           {typ: format.Int32, encoding: format.RLEDictionary},
 	colDO:           {typ: format.Int32, encoding: format.RLEDictionary},
-	colPassengers:   {typ: format.Double, optional: true, snappy: true},
-	colActual:       {typ: format.Double, optional: true},
+	colPassengers:   {typ: format.Double, optional: true, encoding: format.RLEDictionary, dynamic: true},
+	colActual:       {typ: format.Double, optional: true, encoding: format.RLEDictionary, dynamic: true},
 	colPredicted:    {typ: format.Float},
 	colLow:          {typ: format.Float},
 	colHigh:         {typ: format.Float},
@@ -107,6 +120,20 @@ const zoneBitWidth = 9
 // (the index of zone z is z-1), or the model's name or version.
 func (p *parquetWriter) dictionaryValues(ci int) ([]byte, int) {
 	le := binary.LittleEndian
+	if outputColumns[ci].dynamic {
+		d := &p.chunks[ci].dict
+		if len(d.values) == 0 {
+			// No value in the row group (all null): one entry, which no
+			// index refers to, as a dictionary page of none may puzzle
+			// a reader.
+			d.values = append(d.values, 0)
+		}
+		b := make([]byte, 0, 8*len(d.values))
+		for _, x := range d.values {
+			b = le.AppendUint64(b, x)
+		}
+		return b, len(d.values)
+	}
 	switch ci {
 	case colPU, colDO:
 		b := make([]byte, 0, 4*trip.MaxZone)
@@ -151,6 +178,10 @@ type chunkWriter struct {
 	// out, would then not cover that page's other values, so the chunk
 	// gets none.
 	nan bool
+	// dict is the row group's dictionary of a dynamic column; plainPages
+	// is set once it is full, when the chunk's later pages are PLAIN.
+	dict       valueDict
+	plainPages bool
 }
 
 // pageScratch is an encoder's working memory, reused from page to page and
@@ -167,8 +198,9 @@ type pageScratch struct {
 	offsets    []uint32 // where each id starts in ids, and the end
 	prefixes   []int32  // each id's prefix length
 	lengths    []int32  // each id's suffix length
-	zones      []int32  // the page's zone indexes
-	packed     []byte   // the zone indexes, bit-packed
+	zones      []int32  // the page's zone (or dictionary) indexes
+	packed     []byte   // the indexes bit-packed, or the times delta-encoded
+	times      []int64  // the page's present pickup times
 	// rle is the RLE encoder of the zones or the levels, here because its
 	// errors would refer to it: one made afresh for each page would be
 	// allocated for each.
@@ -264,10 +296,17 @@ func (p *parquetWriter) encodePage(ci int, rows []tripRow, s *pageScratch) error
 		v, err = p.encodeRideIDs(v, rows, s)
 	case colPickup:
 		levels, v, st = appendPickups(levels, v, rows)
+		v, err = s.deltaInt64s(v)
 	case colPU, colDO:
 		v, st, err = appendZones(v, ci, rows, s)
 	case colPassengers, colActual:
 		levels, v, st = appendOptionalDoubles(levels, v, ci, rows)
+		if !c.plainPages {
+			var ok bool
+			if v, ok, err = c.dict.encode(v, s); err == nil && !ok {
+				c.plainPages = true // v is still PLAIN
+			}
+		}
 	case colPredicted, colLow, colHigh:
 		v, st = appendEstimates(v, ci, rows)
 	case colModelName, colModelVersion:
@@ -282,7 +321,11 @@ func (p *parquetWriter) encodePage(ci int, rows []tripRow, s *pageScratch) error
 	if err != nil {
 		return err
 	}
-	err = c.appendPage(dataPageHeader(spec.encoding, len(rows), st.nulls), body, spec.snappy, s)
+	enc := spec.encoding
+	if c.plainPages {
+		enc = format.Plain
+	}
+	err = c.appendPage(dataPageHeader(enc, len(rows), st.nulls), body, spec.snappy, s)
 	c.values += int64(len(rows))
 	c.nulls += int64(st.nulls)
 	return err
@@ -364,6 +407,107 @@ func appendPickups(levels []uint8, v []byte, rows []tripRow) ([]uint8, []byte, p
 		}
 	}
 	return levels, v, st
+}
+
+// deltaInt64s re-encodes plain, the page's PLAIN int64 values, as
+// DELTA_BINARY_PACKED, in s; plain's own buffer then holds the result.
+func (s *pageScratch) deltaInt64s(plain []byte) ([]byte, error) {
+	le := binary.LittleEndian
+	times := s.times[:0]
+	for b := plain; len(b) >= 8; b = b[8:] {
+		times = append(times, int64(le.Uint64(b)))
+	}
+	s.times = times
+	var err error
+	if s.packed, err = new(delta.BinaryPackedEncoding).EncodeInt64(s.packed[:0], times); err != nil {
+		return plain, err
+	}
+	return append(plain[:0], s.packed...), nil
+}
+
+// maxDictionary is the most values a row group's dynamic dictionary takes:
+// beyond that (a column of nearly all distinct values) an index of 17 bits
+// or more and the dictionary's own copy of each value cost more than the
+// eight bytes of PLAIN.
+const maxDictionary = 1 << 15
+
+// valueDict is the dictionary of a dynamic column for one row group: its
+// values (float64 bits) in the order first met, and an open-addressing hash
+// table from a value's bits to its index, which grows as the values do.
+type valueDict struct {
+	values []uint64
+	// slots hold index+1 of a value, 0 when empty; len is a power of two
+	// at least twice len(values).
+	slots []int32
+}
+
+// reset empties the dictionary for the next row group, keeping its memory.
+func (d *valueDict) reset() {
+	d.values = d.values[:0]
+	clear(d.slots)
+}
+
+// index returns the index of the value with bits x, adding it when new;
+// ok is false when it is new and the dictionary is full.
+func (d *valueDict) index(x uint64) (int32, bool) {
+	if 2*len(d.values) >= len(d.slots) {
+		d.grow()
+	}
+	mask := uint64(len(d.slots) - 1)
+	for h := (x * 0x9E3779B97F4A7C15) >> 32 & mask; ; h = (h + 1) & mask {
+		switch k := d.slots[h]; {
+		case k == 0:
+			if len(d.values) >= maxDictionary {
+				return 0, false
+			}
+			d.values = append(d.values, x)
+			d.slots[h] = int32(len(d.values))
+			return int32(len(d.values) - 1), true
+		case d.values[k-1] == x:
+			return k - 1, true
+		}
+	}
+}
+
+// grow doubles the hash table (from 1,024 slots) and puts the values back.
+func (d *valueDict) grow() {
+	n := max(1024, 2*len(d.slots))
+	d.slots = make([]int32, n)
+	mask := uint64(n - 1)
+	for i, x := range d.values {
+		h := (x * 0x9E3779B97F4A7C15) >> 32 & mask
+		for d.slots[h] != 0 {
+			h = (h + 1) & mask
+		}
+		d.slots[h] = int32(i + 1)
+	}
+}
+
+// encode re-encodes plain, a page's PLAIN 8-byte values, as RLE_DICTIONARY
+// indexes into d (the bit width, then the indexes RLE/bit-packed), in s;
+// plain's own buffer then holds the result. ok is false when d is full
+// before the page's values are all in it: plain is returned as it was,
+// and the values added stay in d unused.
+func (d *valueDict) encode(plain []byte, s *pageScratch) (_ []byte, ok bool, err error) {
+	idx := s.zones[:0]
+	for b := plain; len(b) >= 8; b = b[8:] {
+		k, ok := d.index(binary.LittleEndian.Uint64(b))
+		if !ok {
+			return plain, false, nil
+		}
+		idx = append(idx, k)
+	}
+	s.zones = idx
+	width := 1 // for an empty or one-value dictionary too
+	if n := len(d.values); n > 2 {
+		width = bits.Len(uint(n - 1))
+	}
+	s.rle = rle.Encoding{BitWidth: width}
+	if s.packed, err = s.rle.EncodeInt32(s.packed[:0], idx); err != nil {
+		return plain, true, err
+	}
+	v := append(plain[:0], byte(width))
+	return append(v, s.packed...), true, nil
 }
 
 // appendZones appends the pickup (colPU) or drop-off (colDO) zones to v as
@@ -592,7 +736,8 @@ func (p *parquetWriter) flushRowGroup() error {
 		rg.TotalByteSize += md.TotalUncompressedSize
 		rg.TotalCompressedSize += md.TotalCompressedSize
 		clear(c.pages)
-		*c = chunkWriter{pages: c.pages[:0]}
+		c.dict.reset()
+		*c = chunkWriter{pages: c.pages[:0], dict: c.dict}
 	}
 	p.rowGroups = append(p.rowGroups, rg)
 	p.inGroup = 0
