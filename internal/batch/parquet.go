@@ -303,7 +303,7 @@ func (p *parquetWriter) encodePage(ci int, rows []tripRow, s *pageScratch) error
 		levels, v, st = appendOptionalDoubles(levels, v, ci, rows)
 		if !c.plainPages {
 			var ok bool
-			if v, ok, err = c.dict.encode(v, s); err == nil && !ok {
+			if v, ok, err = c.dict.encode(ci, v, s); err == nil && !ok {
 				c.plainPages = true // v is still PLAIN
 			}
 		}
@@ -432,54 +432,105 @@ func (s *pageScratch) deltaInt64s(plain []byte) ([]byte, error) {
 const maxDictionary = 1 << 15
 
 // valueDict is the dictionary of a dynamic column for one row group: its
-// values (float64 bits) in the order first met, and an open-addressing hash
-// table from a value's bits to its index, which grows as the values do.
+// values (float64 bits) in the order first met, and where to find a value's
+// index. Most values are small whole numbers of something (passengers,
+// seconds of a duration): their indexes are in a table by that number,
+// which stays in the processor's cache; the others are in an
+// open-addressing hash table of their bits, which grows as they do.
 type valueDict struct {
 	values []uint64
-	// slots hold index+1 of a value, 0 when empty; len is a power of two
-	// at least twice len(values).
-	slots []int32
+	// direct holds index+1 of a value by its code (dictCode), 0 when not
+	// yet met.
+	direct []int32
+	// slots hold the other values' bits and index+1 (0 when empty); len
+	// is a power of two at least twice the values in it.
+	slots []dictSlot
+	inSlots int
+}
+
+type dictSlot struct {
+	bits  uint64
+	index int32
+}
+
+// directCodes is the size of valueDict.direct: durations up to four and a
+// half hours in whole seconds, passenger counts 0..9.
+const directCodes = 1 << 14
+
+// dictCode is the small whole number a dynamic column's value stands for,
+// when it is one: x itself for the passenger count, x in seconds for the
+// actual minutes when x is a whole number of seconds (as actualMinutes
+// computes it from microseconds), bit for bit: -0 is not 0.
+func dictCode(ci int, bits uint64) (int, bool) {
+	x := math.Float64frombits(bits)
+	if ci == colPassengers {
+		k := int(x)
+		return k, k >= 0 && k < directCodes && math.Float64bits(float64(k)) == bits
+	}
+	k := int64(x*60 + 0.5)
+	return int(k), k >= 0 && k < directCodes && math.Float64bits(float64(k*1e6)/60e6) == bits
 }
 
 // reset empties the dictionary for the next row group, keeping its memory.
 func (d *valueDict) reset() {
 	d.values = d.values[:0]
+	clear(d.direct)
 	clear(d.slots)
+	d.inSlots = 0
 }
 
-// index returns the index of the value with bits x, adding it when new;
-// ok is false when it is new and the dictionary is full.
-func (d *valueDict) index(x uint64) (int32, bool) {
-	if 2*len(d.values) >= len(d.slots) {
+// index returns the index of the value with bits x of column ci, adding it
+// when new; ok is false when it is new and the dictionary is full.
+func (d *valueDict) index(ci int, x uint64) (int32, bool) {
+	if k, ok := dictCode(ci, x); ok {
+		if d.direct == nil {
+			d.direct = make([]int32, directCodes)
+		}
+		if i := d.direct[k]; i != 0 {
+			return i - 1, true
+		}
+		if len(d.values) >= maxDictionary {
+			return 0, false
+		}
+		d.values = append(d.values, x)
+		d.direct[k] = int32(len(d.values))
+		return int32(len(d.values) - 1), true
+	}
+	if 2*d.inSlots >= len(d.slots) {
 		d.grow()
 	}
 	mask := uint64(len(d.slots) - 1)
 	for h := (x * 0x9E3779B97F4A7C15) >> 32 & mask; ; h = (h + 1) & mask {
-		switch k := d.slots[h]; {
-		case k == 0:
+		sl := &d.slots[h]
+		switch {
+		case sl.index == 0:
 			if len(d.values) >= maxDictionary {
 				return 0, false
 			}
 			d.values = append(d.values, x)
-			d.slots[h] = int32(len(d.values))
+			*sl = dictSlot{bits: x, index: int32(len(d.values))}
+			d.inSlots++
 			return int32(len(d.values) - 1), true
-		case d.values[k-1] == x:
-			return k - 1, true
+		case sl.bits == x:
+			return sl.index - 1, true
 		}
 	}
 }
 
-// grow doubles the hash table (from 1,024 slots) and puts the values back.
+// grow doubles the hash table (from 1,024 slots) and puts its values back.
 func (d *valueDict) grow() {
-	n := max(1024, 2*len(d.slots))
-	d.slots = make([]int32, n)
-	mask := uint64(n - 1)
-	for i, x := range d.values {
-		h := (x * 0x9E3779B97F4A7C15) >> 32 & mask
-		for d.slots[h] != 0 {
+	old := d.slots
+	d.slots = make([]dictSlot, max(1024, 2*len(old)))
+	mask := uint64(len(d.slots) - 1)
+	for _, sl := range old {
+		if sl.index == 0 {
+			continue
+		}
+		h := (sl.bits * 0x9E3779B97F4A7C15) >> 32 & mask
+		for d.slots[h].index != 0 {
 			h = (h + 1) & mask
 		}
-		d.slots[h] = int32(i + 1)
+		d.slots[h] = sl
 	}
 }
 
@@ -488,10 +539,10 @@ func (d *valueDict) grow() {
 // plain's own buffer then holds the result. ok is false when d is full
 // before the page's values are all in it: plain is returned as it was,
 // and the values added stay in d unused.
-func (d *valueDict) encode(plain []byte, s *pageScratch) (_ []byte, ok bool, err error) {
+func (d *valueDict) encode(ci int, plain []byte, s *pageScratch) (_ []byte, ok bool, err error) {
 	idx := s.zones[:0]
 	for b := plain; len(b) >= 8; b = b[8:] {
-		k, ok := d.index(binary.LittleEndian.Uint64(b))
+		k, ok := d.index(ci, binary.LittleEndian.Uint64(b))
 		if !ok {
 			return plain, false, nil
 		}
@@ -561,19 +612,34 @@ func appendOptionalDoubles(levels []uint8, v []byte, ci int, rows []tripRow) ([]
 }
 
 // appendEstimates appends the estimate (colPredicted) or the low (colLow)
-// or high (colHigh) end of its interval, PLAIN, to v.
+// or high (colHigh) end of its interval, PLAIN, to v. A loop a field, with
+// the bounds in float32, keeps each loop a few instructions a row.
 func appendEstimates(v []byte, ci int, rows []tripRow) ([]byte, pageStats) {
-	st := noValues
-	for i := range rows {
-		x := rows[i].Pred.Minutes
-		switch ci {
-		case colLow:
-			x = rows[i].Pred.Low
-		case colHigh:
-			x = rows[i].Pred.High
+	n := len(v)
+	v = slices.Grow(v, 4*len(rows))[:n+4*len(rows)]
+	out := v[n:]
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	put := func(i int, x float32) {
+		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	switch ci {
+	case colLow:
+		for i := range rows {
+			put(i, rows[i].Pred.Low)
 		}
-		v = binary.LittleEndian.AppendUint32(v, math.Float32bits(x))
-		st.flo, st.fhi = min(st.flo, float64(x)), max(st.fhi, float64(x))
+	case colHigh:
+		for i := range rows {
+			put(i, rows[i].Pred.High)
+		}
+	default:
+		for i := range rows {
+			put(i, rows[i].Pred.Minutes)
+		}
+	}
+	st := noValues
+	if len(rows) > 0 {
+		st.flo, st.fhi = float64(lo), float64(hi)
 	}
 	return v, st
 }

@@ -481,7 +481,7 @@ func TestEncodeStepsAllocateNothing(t *testing.T) {
 		}},
 		{"actual, dictionary", func() {
 			s.defs, s.encoded, _ = appendOptionalDoubles(s.defs[:0], s.encoded[:0], colActual, rows)
-			s.encoded, _, _ = dict.encode(s.encoded, &s)
+			s.encoded, _, _ = dict.encode(colActual, s.encoded, &s)
 		}},
 		{"one-value run", func() { s.encoded = appendFirstEntryRun(s.encoded[:0], len(rows)) }},
 		{"body", func() { _, _ = s.pageBody(true, s.defs, s.encoded, len(rows)) }},
@@ -502,6 +502,35 @@ func plainDoubles(xs ...float64) []byte {
 	return b
 }
 
+func TestDictCode(t *testing.T) {
+	tests := []struct {
+		ci     int
+		x      float64
+		code   int
+		direct bool
+	}{
+		{colPassengers, 0, 0, true},
+		{colPassengers, 9, 9, true},
+		{colPassengers, math.Copysign(0, -1), 0, false},
+		{colPassengers, 2.5, 0, false},
+		{colPassengers, -1, 0, false},
+		{colPassengers, math.NaN(), 0, false},
+		{colActual, 0, 0, true},
+		{colActual, float64(754e6) / 60e6, 754, true},
+		{colActual, float64(directCodes*1e6) / 60e6, 0, false},
+		{colActual, float64(754_250_000) / 60e6, 0, false}, // a fraction of a second
+		{colActual, 12.5666, 0, false},                     // not what microseconds give
+		{colActual, float64(-60e6) / 60e6, 0, false},
+		{colActual, math.Inf(1), 0, false},
+	}
+	for _, tt := range tests {
+		code, ok := dictCode(tt.ci, math.Float64bits(tt.x))
+		if ok != tt.direct || ok && code != tt.code {
+			t.Errorf("dictCode(%s, %v) = %d, %v; want %d, %v", columnNames[tt.ci], tt.x, code, ok, tt.code, tt.direct)
+		}
+	}
+}
+
 func TestValueDictEncode(t *testing.T) {
 	nan := math.NaN()
 	tests := []struct {
@@ -514,6 +543,8 @@ func TestValueDictEncode(t *testing.T) {
 		{"values met again on a later page", [][]float64{{5, 6}, {6, 7, 5}}, []float64{5, 6, 7}, []int32{1, 2, 0}},
 		{"bits, not ==: -0 and 0, NaN", [][]float64{{0, math.Copysign(0, -1), nan, nan}}, []float64{0, math.Copysign(0, -1), nan}, []int32{0, 1, 2, 2}},
 		{"no values", [][]float64{{}}, nil, nil},
+		{"whole seconds and others", [][]float64{{0.5, 1.0 / 60, 0.5, 1e9, 3.0 / 60, -1.0 / 60, 1.0 / 60}},
+			[]float64{0.5, 1.0 / 60, 1e9, 3.0 / 60, -1.0 / 60}, []int32{0, 1, 0, 2, 3, 4, 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -525,7 +556,7 @@ func TestValueDictEncode(t *testing.T) {
 			for _, page := range tt.pages {
 				var ok bool
 				var err error
-				if out, ok, err = d.encode(plainDoubles(page...), &s); err != nil || !ok {
+				if out, ok, err = d.encode(colActual, plainDoubles(page...), &s); err != nil || !ok {
 					t.Fatalf("encode: ok %v, %v", ok, err)
 				}
 			}
@@ -581,19 +612,19 @@ func TestValueDictFull(t *testing.T) {
 	for i := range first {
 		first[i] = float64(i) / 60
 	}
-	if _, ok, err := d.encode(plainDoubles(first...), &s); !ok || err != nil {
+	if _, ok, err := d.encode(colActual, plainDoubles(first...), &s); !ok || err != nil {
 		t.Fatalf("a page of %d distinct values: ok %v, %v", maxDictionary, ok, err)
 	}
-	if k, ok := d.index(math.Float64bits(first[123])); !ok || k != 123 {
+	if k, ok := d.index(colActual, math.Float64bits(first[123])); !ok || k != 123 {
 		t.Fatalf("index of a value in the full dictionary: %d, %v", k, ok)
 	}
 	page := plainDoubles(first[7], -1, first[8])
-	out, ok, err := d.encode(slices.Clone(page), &s)
+	out, ok, err := d.encode(colActual, slices.Clone(page), &s)
 	if ok || err != nil || !slices.Equal(out, page) {
 		t.Fatalf("a page with a new value: ok %v, %v, changed %v", ok, err, !slices.Equal(out, page))
 	}
 	d.reset()
-	if k, ok := d.index(math.Float64bits(-1)); !ok || k != 0 || len(d.values) != 1 {
+	if k, ok := d.index(colActual, math.Float64bits(-1)); !ok || k != 0 || len(d.values) != 1 {
 		t.Fatalf("after reset: index %d, %v, %d values", k, ok, len(d.values))
 	}
 }
