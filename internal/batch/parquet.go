@@ -444,7 +444,7 @@ type valueDict struct {
 	direct []int32
 	// slots hold the other values' bits and index+1 (0 when empty); len
 	// is a power of two at least twice the values in it.
-	slots []dictSlot
+	slots   []dictSlot
 	inSlots int
 }
 

@@ -599,7 +599,6 @@ func bitsFor(n int) int {
 	return w
 }
 
-
 // A page whose new values do not fit the dictionary is left PLAIN; the
 // values before it keep their indexes, and a reset empties the dictionary
 // for the next row group.
