@@ -163,10 +163,11 @@ const encoders = 2
 
 // chunkWriter accumulates one column's pages for the current row group.
 type chunkWriter struct {
-	// pages are the page headers and compressed bodies, one slice a page,
-	// each allocated at its size (a growing buffer would copy them over
-	// and over).
-	pages        [][]byte
+	// pages are the page headers and bodies end to end. The buffer is
+	// kept from one row group to the next: it grows in the first and is
+	// reused after, where allocating each page afresh had the garbage
+	// collector clear and reclaim the whole output once more.
+	pages        []byte
 	values       int64 // values, nulls included
 	nulls        int64
 	uncompressed int64 // page headers and uncompressed bodies
@@ -731,9 +732,7 @@ func (c *chunkWriter) appendPage(h format.PageHeader, body []byte, snappy bool, 
 	if err != nil {
 		return err
 	}
-	page := make([]byte, 0, len(header)+len(stored))
-	page = append(page, header...)
-	c.pages = append(c.pages, append(page, stored...))
+	c.pages = append(append(c.pages, header...), stored...)
 	c.uncompressed += int64(len(header) + len(body))
 	return nil
 }
@@ -775,7 +774,7 @@ func (p *parquetWriter) flushRowGroup() error {
 			}, body, spec.snappy, &p.scratch[0]); err != nil {
 				return err
 			}
-			if err := p.put(d.pages[0]); err != nil {
+			if err := p.put(d.pages); err != nil {
 				return err
 			}
 			md.DictionaryPageOffset = start
@@ -788,10 +787,8 @@ func (p *parquetWriter) flushRowGroup() error {
 			md.Encoding = append(md.Encoding, format.RLE)
 		}
 		md.DataPageOffset = p.offset
-		for _, page := range c.pages {
-			if err := p.put(page); err != nil {
-				return err
-			}
+		if err := p.put(c.pages); err != nil {
+			return err
 		}
 		md.TotalCompressedSize = p.offset - start
 		md.TotalUncompressedSize = dictUncompressed + c.uncompressed
@@ -801,7 +798,6 @@ func (p *parquetWriter) flushRowGroup() error {
 		rg.Columns = append(rg.Columns, format.ColumnChunk{FileOffset: start, MetaData: md})
 		rg.TotalByteSize += md.TotalUncompressedSize
 		rg.TotalCompressedSize += md.TotalCompressedSize
-		clear(c.pages)
 		c.dict.reset()
 		*c = chunkWriter{pages: c.pages[:0], dict: c.dict}
 	}

@@ -18,6 +18,7 @@ cd "$(dirname "$0")/../.."
 root=$(pwd)
 ROUNDS=${ROUNDS:-5}; COPIES=${COPIES:-40}
 data=${TAXIETA_DATA_DIR:-$(cd "$root/.." && pwd)/shared/data}
+[ -d "$data" ] || { echo "batch.sh: no data folder $data (set TAXIETA_DATA_DIR)" >&2; exit 1; }
 # shellcheck source=../services/duckdb.sh
 source scripts/services/duckdb.sh
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -30,5 +31,5 @@ if [ -z "$old" ] && [ -n "${OLD:-}" ]; then
   git worktree remove --force "$tmp/old-src"
   old=$tmp/taxieta-old
 fi
-"$TAXIETA_DUCKDB_PYTHON" scripts/bench/batch_duckdb.py internal/defaultmodel/taxi-duration.taxieta \
+"$TAXIETA_DUCKDB_PYTHON" -u scripts/bench/batch_duckdb.py internal/defaultmodel/taxi-duration.taxieta \
   "$data" "$tmp" "$ROUNDS" "$COPIES" "$bin" ${old:+"$old"}

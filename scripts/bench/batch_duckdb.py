@@ -28,6 +28,7 @@ import sys
 import time
 
 import duckdb
+import pyarrow as pa
 
 
 def load_tables(con, artifact):
@@ -39,8 +40,12 @@ def load_tables(con, artifact):
     p = doc["params"]
     raw = base64.b64decode(p["pair_estimate"]["base64"])
     est = struct.unpack("<%df" % (len(raw) // 4), raw)
-    con.execute("CREATE TABLE pair(pu INTEGER, do_ INTEGER, est FLOAT)")
-    con.executemany("INSERT INTO pair VALUES (?, ?, ?)", [(i // 266, i % 266, v) for i, v in enumerate(est)])
+    pairs = pa.table({"pu": pa.array([i // 266 for i in range(len(est))], pa.int32()),
+                      "do_": pa.array([i % 266 for i in range(len(est))], pa.int32()),
+                      "est": pa.array(est, pa.float32())})
+    con.register("pairs", pairs)
+    con.execute("CREATE TABLE pair AS SELECT * FROM pairs")
+    con.unregister("pairs")
     con.execute("CREATE TABLE pax(cat INTEGER, off FLOAT)")
     con.executemany("INSERT INTO pax VALUES (?, ?)", list(enumerate(p["passenger_offset"])))
     con.execute("CREATE TABLE how(h INTEGER, f FLOAT)")
