@@ -16,11 +16,15 @@ the same float32 arithmetic as the model, writing the same output columns
 but the ride id as parquet with snappy), taking turns at going first. Then
 DuckDB rewrites taxieta's output of the repeated file with snappy and with
 zstd, and the script checks that the join's values equal taxieta's.
+Speed is printed as wall-clock time and as CPU time (all threads: the
+taxieta process's, DuckDB's within its query), whose ratio the load of a
+shared machine moves less.
 """
 
 import base64
 import json
 import os
+import resource
 import statistics
 import struct
 import subprocess
@@ -122,6 +126,11 @@ def main():
     if old:
         contenders["taxieta-old"] = old
     times = {(who, k): [] for k in inputs for who in [*contenders, "duckdb"]}
+    cpu = {(who, k): [] for k in inputs for who in [*contenders, "duckdb"]}
+
+    def children_cpu():
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
 
     def run(who, key):
         src, _ = inputs[key]
@@ -130,13 +139,16 @@ def main():
             os.remove(out)  # each run writes a new file
         if who == "duckdb":
             q = join_sql(con, src, out, model_name)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             con.execute(q)
+            c = time.process_time() - c0
         else:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), children_cpu()
             subprocess.run([contenders[who], "predict", "--in", src, "--out", out, "--fsync=false"],
                            check=True, stdout=subprocess.DEVNULL)
+            c = children_cpu() - c0
         times[(who, key)].append(time.perf_counter() - t0)
+        cpu[(who, key)].append(c)
 
     order = [*contenders, "duckdb"]
     for r in range(rounds):
@@ -146,19 +158,21 @@ def main():
             for who in turn:
                 run(who, key)
     print()
-    print(f"{'':10s} {'rows':>10s}  seconds, median (min-max) over {rounds} rounds")
+    print(f"{'':22s} {'rows':>10s}  wall and CPU (all threads) seconds, median (min-max) over {rounds} rounds")
     for key, (_, n) in inputs.items():
         for who in order:
             ts = times[(who, key)]
-            print(f"{who + ' ' + key:22s} {n:>10,}  {spread(ts)} s  {n / statistics.median(ts) / 1e6:.2f} M rows/s")
+            print(f"{who + ' ' + key:22s} {n:>10,}  wall {spread(ts)} s  {n / statistics.median(ts) / 1e6:.2f} M rows/s"
+                  f"  cpu {spread(cpu[(who, key)])} s")
     print()
-    for key in inputs:
-        for who in contenders:
-            ratios = [d / t for d, t in zip(times[("duckdb", key)], times[(who, key)])]
-            print(f"speed {key:8s} {who} / duckdb join (per-round duckdb_s/{who}_s): {spread(ratios)}")
-        if old:
-            ratios = [o / t for o, t in zip(times[("taxieta-old", key)], times[("taxieta", key)])]
-            print(f"speed {key:8s} taxieta / taxieta-old (per-round old_s/new_s): {spread(ratios)}")
+    for what, m in (("wall", times), ("cpu", cpu)):
+        for key in inputs:
+            for who in contenders:
+                ratios = [d / t for d, t in zip(m[("duckdb", key)], m[(who, key)])]
+                print(f"speed {what:4s} {key:8s} {who} / duckdb join (per round duckdb_s / {who}_s): {spread(ratios)}")
+            if old:
+                ratios = [o / t for o, t in zip(m[("taxieta-old", key)], m[("taxieta", key)])]
+                print(f"speed {what:4s} {key:8s} taxieta / taxieta-old (per round old_s / new_s): {spread(ratios)}")
 
     # Sizes: taxieta's output of the repeated file, as written and as DuckDB
     # writes the same values again.
