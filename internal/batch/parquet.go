@@ -326,6 +326,13 @@ func (p *parquetWriter) encodePage(ci int, rows []tripRow, s *pageScratch) error
 	if c.plainPages {
 		enc = format.Plain
 	}
+	if cap(c.pages) == 0 && len(rows) > 0 {
+		// The first page sizes the buffer for a whole row group at its
+		// rate, with some room: grown by appending instead, it was
+		// copied and, fresh memory being faulted in page by page, paid
+		// for about twice its size in a run of one row group.
+		c.pages = make([]byte, 0, (len(body)+64)*RowGroupRows/len(rows)*9/8)
+	}
 	err = c.appendPage(dataPageHeader(enc, len(rows), st.nulls), body, spec.snappy, s)
 	c.values += int64(len(rows))
 	c.nulls += int64(st.nulls)
