@@ -330,8 +330,14 @@ func (p *parquetWriter) encodePage(ci int, rows []tripRow, s *pageScratch) error
 		// The first page sizes the buffer for a whole row group at its
 		// rate, with some room: grown by appending instead, it was
 		// copied and, fresh memory being faulted in page by page, paid
-		// for about twice its size in a run of one row group.
-		c.pages = make([]byte, 0, (len(body)+64)*RowGroupRows/len(rows)*9/8)
+		// for about twice its size in a run of one row group. A first
+		// page shorter than a chunk is a small input: room for a few
+		// such pages, then appending.
+		expect := RowGroupRows
+		if len(rows) < chunkRows {
+			expect = 4 * len(rows)
+		}
+		c.pages = make([]byte, 0, (len(body)+64)*expect/len(rows)*9/8)
 	}
 	err = c.appendPage(dataPageHeader(enc, len(rows), st.nulls), body, spec.snappy, s)
 	c.values += int64(len(rows))
