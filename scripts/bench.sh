@@ -91,3 +91,8 @@ ROUNDS=${ROUNDS:-3} scripts/bench/predlog.sh "$tmp/taxieta"
 # (nats bench), alternating rounds; with OLD=REV also the consumer at REV.
 printf '\n'
 ROUNDS=${ROUNDS:-5} scripts/bench/stream.sh ${OLD:-}
+
+# Batch scoring against DuckDB's lookup join of the same file, and the
+# scored file's size against DuckDB's rewrite of it, alternating rounds.
+printf '\n'
+ROUNDS=${ROUNDS:-5} scripts/bench/batch.sh
