@@ -118,14 +118,10 @@ func (d *decoder) decode(body []byte, header int) (request, error) {
 			}
 			raw, bin = bin[:in.binSize:in.binSize], bin[in.binSize:]
 		}
-		rows, cols, err := d.shape(name, in.shape)
+		rows, cols, err := d.shape(name, in.shape, &n)
 		if err != nil {
 			return req, err
 		}
-		if n >= 0 && rows != n {
-			return req, invalid(name, "input %s has %d rows where an earlier input has %d", name, rows, n)
-		}
-		n = rows
 		switch {
 		case cols == 3:
 			if string(in.datatype) != typeInt64 {
@@ -422,7 +418,9 @@ func (d *decoder) parseOutput(s *tripjson.Scanner) error {
 }
 
 // shape checks an input's shape: [N] or [N,1], or [N,3]; cols is 1 or 3.
-func (d *decoder) shape(name string, s []int64) (rows, cols int, err error) {
+// n is the rows of the inputs before it (-1 before the first), which N
+// must match; it becomes N.
+func (d *decoder) shape(name string, s []int64, n *int) (rows, cols int, err error) {
 	switch {
 	case len(s) == 1, len(s) == 2 && s[1] == 1:
 		cols = 1
@@ -434,7 +432,12 @@ func (d *decoder) shape(name string, s []int64) (rows, cols int, err error) {
 	if s[0] < 1 || s[0] > int64(d.maxRows) {
 		return 0, 0, invalid(name, "input %s has %d rows; a request holds 1 to %d", name, s[0], d.maxRows)
 	}
-	return int(s[0]), cols, nil
+	rows = int(s[0])
+	if *n >= 0 && rows != *n {
+		return 0, 0, invalid(name, "input %s has %d rows where an earlier input has %d", name, rows, *n)
+	}
+	*n = rows
+	return rows, cols, nil
 }
 
 // strided returns column c of a row-major [N,3] matrix.

@@ -252,14 +252,10 @@ func (d *decoder) decodeGRPC(in *oippb.ModelInferRequest) (request, error) {
 				raw = []byte{}
 			}
 		}
-		rows, cols, err := d.shape(name, shape)
+		rows, cols, err := d.shape(name, shape, &n)
 		if err != nil {
 			return req, err
 		}
-		if n >= 0 && rows != n {
-			return req, invalid(name, "input %s has %d rows where an earlier input has %d", name, rows, n)
-		}
-		n = rows
 		switch {
 		case cols == 3 || name == inPU || name == inDO || name == inPax:
 			if datatype != typeInt64 {
