@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/taxieta/taxieta/internal/apierr"
 	"github.com/taxieta/taxieta/internal/httpbody"
@@ -25,17 +24,8 @@ import (
 	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
-// Options tune a Server.
-type Options struct {
-	// MaxRows is the most trips one request may hold (default 10,000).
-	MaxRows int
-	// MaxBodyBytes bounds a request body (default 8 MiB).
-	MaxBodyBytes int64
-	// Version is the server version GET /v2 answers: the taxieta build's.
-	Version string
-	// Location is the time zone of pickup times without an offset (New York).
-	Location *time.Location
-}
+// Options tune a Server: the limits every protocol binding shares.
+type Options = serving.ProtocolOptions
 
 // Server answers the Open Inference Protocol v2 over a prediction seam.
 type Server struct {
@@ -82,14 +72,9 @@ func New(svc *serving.Service, opts Options) (*Server, error) {
 	if svc == nil {
 		return nil, errors.New("oip: no prediction service")
 	}
-	if opts.Location == nil {
-		return nil, errors.New("oip: no time zone for pickup times")
-	}
-	if opts.MaxRows <= 0 {
-		opts.MaxRows = 10000
-	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 8 << 20
+	opts, err := opts.Check()
+	if err != nil {
+		return nil, fmt.Errorf("oip: %w", err)
 	}
 	s := &Server{svc: svc, opts: opts, drained: make(chan struct{}), ended: make(chan struct{})}
 	s.bufs.New = func() any { return &buffers{} }
