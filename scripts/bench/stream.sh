@@ -48,7 +48,7 @@ if [ -n "$old" ]; then
 fi
 
 # shellcheck source=scripts/services/nats.sh
-source scripts/services/nats.sh
+NATS_WANT_CLI=1 source scripts/services/nats.sh
 nats=${TAXIETA_NATS_CLI:?stream bench: no NATS CLI (see the message of scripts/services/nats.sh above)}
 export NATS_URL=$TAXIETA_NATS_URL
 
