@@ -2,8 +2,8 @@
 # predict.sh: POST /predict of taxieta serve (its defaults: request log,
 # metrics, request ids, drift monitoring) against the bare net/http handler
 # of tools/barehttp, at each connection count, in alternating rounds
-# (bare, taxieta, bare, taxieta, ...) so that the VM's drift hits both
-# alike. With OLD=REV, taxieta built at revision REV runs in the same
+# (bare, taxieta, then taxieta, bare, ...) so that the VM's drift hits
+# both alike. With OLD=REV, taxieta built at revision REV runs in the same
 # rounds, for a before/after. Prints the load average before each round,
 # each round's figures, and per connection count the median and spread
 # (min-max) of the per-round ratios of requests/s and of p99 latency.
@@ -35,7 +35,9 @@ wait_up() { for _ in $(seq 1 1000); do curl -s -o /dev/null "$1" && return; slee
 serve() {
   local p grpc=()
   p=$(port)
-  "$1" serve --help 2>&1 | grep -q -- '-grpc-addr' && grpc=(--grpc-addr off)
+  # (--help is read whole first: grep -q would stop reading early, and
+  # under pipefail the writer's SIGPIPE fails the test.)
+  case $("$1" serve --help 2>&1) in *-grpc-addr*) grpc=(--grpc-addr off) ;; esac
   "$1" serve --addr "127.0.0.1:$p" "${grpc[@]}" 2>>"$tmp/serve.log" >/dev/null & pids+=($!)
   echo "$p"
 }
@@ -62,7 +64,11 @@ printf '%s per run, wrk on loopback, %s alternating rounds per connection count\
 printf '%-5s %-5s %-6s %-8s %12s %9s %7s\n' conns round load side req/s p99_ms errors
 for c in $CONNS; do
   for r in $(seq 1 "$ROUNDS"); do
-    for s in "${sides[@]}"; do
+    # Odd rounds in order, even rounds reversed, so no side always runs
+    # first or last after the machine has been busy.
+    order=("${sides[@]}")
+    if [ $((r % 2)) = 0 ]; then order=(); for ((i = ${#sides[@]} - 1; i >= 0; i--)); do order+=("${sides[i]}"); done; fi
+    for s in "${order[@]}"; do
       load=$(cut -d' ' -f1 /proc/loadavg)
       read -r rps p99 errs < <(run "$s" "$c")
       printf '%-5s %-5s %-6s %-8s %12.0f %9s %7s\n' "$c" "$r" "$load" "$s" "$rps" "$p99" "$errs"
