@@ -56,6 +56,14 @@ func Run(ctx context.Context, cfg Config, r *tlc.Resolver) (*model.Artifact, err
 	if err != nil {
 		return nil, fmt.Errorf("training data: %w", err)
 	}
+	return FromStats(ctx, cfg, r, zt, st, trainSet)
+}
+
+// FromStats is the rest of Run once the training trips are folded into
+// st (described by trainSet): fit, measure on the training sample and on
+// the validation sources, and describe it all in the artifact. Statistics
+// merged from files aggregated apart give the same artifact as Run.
+func FromStats(ctx context.Context, cfg Config, r *tlc.Resolver, zt zones.Table, st *model.Stats, trainSet model.Dataset) (*model.Artifact, error) {
 	est, err := model.NewEstimator(cfg.Kind, zt)
 	if err != nil {
 		return nil, err
