@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taxieta/taxieta/internal/drift"
 	"github.com/taxieta/taxieta/internal/model"
 	"github.com/taxieta/taxieta/internal/testenv"
 	"github.com/taxieta/taxieta/internal/tlc"
@@ -56,9 +57,13 @@ func TestMergeAnyOrderSameModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A cheap drift calibration: the profile's counts are what merging
+	// could change, its bootstrap is the same code whatever the counts.
+	ds := drift.DefaultSettings()
+	ds.Replicates, ds.Sizes = 10, []int{100}
 	artifact := func(t *testing.T, kind string, st *model.Stats) []byte {
 		t.Helper()
-		cfg := Config{Kind: kind, Train: sources, Rules: rules, Trainer: "test", Created: time.Unix(0, 0)}
+		cfg := Config{Kind: kind, Train: sources, Rules: rules, Trainer: "test", Created: time.Unix(0, 0), Drift: ds}
 		a, err := FromStats(ctx, cfg, r, zt, st, set)
 		if err != nil {
 			t.Fatal(err)

@@ -35,6 +35,9 @@ type Config struct {
 	Trainer string
 	// Created is the artifact's creation time.
 	Created time.Time
+	// Drift sets how the drift profile is computed; the zero Settings mean
+	// drift.DefaultSettings().
+	Drift drift.Settings
 }
 
 // ErrNoData is returned when cleaning leaves nothing to learn from.
@@ -88,7 +91,11 @@ func FromStats(ctx context.Context, cfg Config, r *tlc.Resolver, zt zones.Table,
 			ref.Estimates[float64(m.Predict(ex.Trip).Minutes)]++
 		}
 	}
-	profile, err := drift.NewProfileFrom(ref, drift.DefaultSettings())
+	ds := cfg.Drift
+	if ds.Replicates == 0 {
+		ds = drift.DefaultSettings()
+	}
+	profile, err := drift.NewProfileFrom(ref, ds)
 	if err != nil {
 		return nil, err
 	}
