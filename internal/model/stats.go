@@ -40,13 +40,12 @@ const minuteUnit = 1 << 23
 // separate files merge (Merge) in any order and grouping into exactly the
 // Stats of one pass over all of them.
 type Stats struct {
-	n   []uint32 // by key
-	sum []int64  // by key, minutes in units of 1/minuteUnit
+	cells []cell // by key
 	// hours counts trips by hour of week; hours[168] those without a pickup time.
 	hours  [hoursPerWeek + 1]int64
 	trips  int64
 	files  []StatsFile
-	sample sampleHeap
+	sample sample
 	// cur is the file Add counts rows of.
 	cur *StatsFile
 }
@@ -60,18 +59,36 @@ type StatsFile struct {
 	Trips   int64
 }
 
-// sampled is one trip of the sample.
+// cell is the count and summed minutes (in units of 1/minuteUnit) of a key.
+type cell struct{ n, sum int64 }
+
+// sampled is one trip of the sample, in 48 bytes.
 type sampled struct {
 	hash    uint64
 	key     uint64 // file key, to break ties
+	micros  int64  // pickup time (wall clock as UTC), if hasTime
 	ordinal int32
 	row     uint32
-	ex      trip.Example
+	minutes float32
+	pu, do  uint16
+	pax     int8
+	hasTime bool
+}
+
+func (e *sampled) example() trip.Example {
+	ex := trip.Example{
+		Trip:    trip.Trip{PULocationID: e.pu, DOLocationID: e.do, Passengers: e.pax},
+		Minutes: e.minutes,
+	}
+	if e.hasTime {
+		ex.Pickup = time.UnixMicro(e.micros).UTC()
+	}
+	return ex
 }
 
 // NewStats returns empty statistics.
 func NewStats() *Stats {
-	return &Stats{n: make([]uint32, numKeys), sum: make([]int64, numKeys)}
+	return &Stats{cells: make([]cell, numKeys)}
 }
 
 // StartFile starts a file: the trips added next are its rows, in order.
@@ -99,15 +116,29 @@ func (s *Stats) Add(ex trip.Example) {
 	row := uint64(f.Trips)
 	f.Trips++
 	s.trips++
-	k := statsKey(ex.Trip, int(row%numFolds))
-	s.n[k]++
-	s.sum[k] += int64(float64(ex.Minutes) * minuteUnit)
+	c := &s.cells[statsKey(ex.Trip, int(row%numFolds))]
+	c.n++
+	c.sum += int64(float64(ex.Minutes) * minuteUnit)
 	s.hours[hourSlot(ex.Pickup)]++
-	h := mix(f.Key ^ mix(row+1))
-	if len(s.sample) == SampleSize && h > s.sample[0].hash {
+	// The ordinal is hashed too, so that a file listed twice contributes
+	// different rows of each copy.
+	h := mix(f.Key ^ mix(row+1+uint64(f.Ordinal)<<40))
+	if s.sample.full && h > s.sample.bound.hash {
 		return // the common case once the sample is full
 	}
-	s.sample.offer(sampled{hash: h, key: f.Key, ordinal: int32(f.Ordinal), row: uint32(row), ex: ex})
+	e := sampled{hash: h, key: f.Key, ordinal: int32(f.Ordinal), row: uint32(row), minutes: ex.Minutes,
+		pu: ex.PULocationID, do: ex.DOLocationID, pax: ex.Passengers}
+	if !ex.Pickup.IsZero() {
+		e.hasTime = true
+		if ex.Pickup.Location() == time.UTC {
+			e.micros = ex.Pickup.UnixMicro()
+		} else { // keep the wall clock, which is what the hour of week reads
+			y, mo, d := ex.Pickup.Date()
+			hh, mm, ss := ex.Pickup.Clock()
+			e.micros = time.Date(y, mo, d, hh, mm, ss, ex.Pickup.Nanosecond(), time.UTC).UnixMicro()
+		}
+	}
+	s.sample.offer(e)
 }
 
 func hourSlot(t time.Time) int {
@@ -126,10 +157,10 @@ func (s *Stats) Merge(o *Stats) error {
 			}
 		}
 	}
-	for k, c := range o.n {
-		if c != 0 {
-			s.n[k] += c
-			s.sum[k] += o.sum[k]
+	for k, c := range o.cells {
+		if c.n != 0 {
+			s.cells[k].n += c.n
+			s.cells[k].sum += c.sum
 		}
 	}
 	for h, c := range o.hours {
@@ -138,7 +169,7 @@ func (s *Stats) Merge(o *Stats) error {
 	s.trips += o.trips
 	s.files = append(s.files, o.files...)
 	s.cur = nil
-	for _, e := range o.sample {
+	for _, e := range o.sample.buf {
 		s.sample.offer(e)
 	}
 	return nil
@@ -166,8 +197,8 @@ func (s *Stats) forKeys(fn func(pu, do, cat int, n int64, minutes float64)) {
 			var n, sum int64
 			for f := range numFolds {
 				k := (p*numPassengerCats+c)*numFolds + f
-				n += int64(s.n[k])
-				sum += s.sum[k]
+				n += s.cells[k].n
+				sum += s.cells[k].sum
 			}
 			if n > 0 {
 				fn(p/nz, p%nz, c, n, float64(sum)/minuteUnit)
@@ -191,14 +222,15 @@ func (s *Stats) ZoneCounts() (pickup, dropoff, passengers []int64) {
 // Sample is the sampled trips in training order (file ordinal, then row),
 // with their folds: every trip when there are at most SampleSize.
 func (s *Stats) Sample() (examples []trip.Example, folds []uint8) {
-	sorted := slices.Clone(s.sample)
+	s.sample.compact()
+	sorted := slices.Clone(s.sample.buf)
 	slices.SortFunc(sorted, func(a, b sampled) int {
 		return cmp.Or(cmp.Compare(a.ordinal, b.ordinal), cmp.Compare(a.row, b.row))
 	})
 	examples = make([]trip.Example, len(sorted))
 	folds = make([]uint8, len(sorted))
-	for i, e := range sorted {
-		examples[i], folds[i] = e.ex, uint8(e.row%numFolds)
+	for i := range sorted {
+		examples[i], folds[i] = sorted[i].example(), uint8(sorted[i].row%numFolds)
 	}
 	return examples, folds
 }
@@ -206,10 +238,11 @@ func (s *Stats) Sample() (examples []trip.Example, folds []uint8) {
 // SampleWeight is how many trips each sampled trip stands for: 1 while the
 // sample holds every trip.
 func (s *Stats) SampleWeight() float64 {
-	if int64(len(s.sample)) == s.trips {
+	s.sample.compact()
+	if int64(len(s.sample.buf)) == s.trips {
 		return 1
 	}
-	return float64(s.trips) / float64(len(s.sample))
+	return float64(s.trips) / float64(len(s.sample.buf))
 }
 
 // pairSums are, by pair, the summed minutes and count of the trips in
@@ -227,8 +260,8 @@ func (s *Stats) pairSums(skip int) (sum, cnt []float64, mean float64) {
 					continue
 				}
 				k := (p*numPassengerCats+c)*numFolds + f
-				ps += s.sum[k]
-				pn += int64(s.n[k])
+				ps += s.cells[k].sum
+				pn += s.cells[k].n
 			}
 		}
 		sum[p], cnt[p] = float64(ps)/minuteUnit, float64(pn)
@@ -250,8 +283,8 @@ func (s *Stats) passengerSums(skip int, est []float64) (res, cnt [numPassengerCa
 					continue
 				}
 				k := (p*numPassengerCats+c)*numFolds + f
-				minutes[c] += s.sum[k]
-				pn += int64(s.n[k])
+				minutes[c] += s.cells[k].sum
+				pn += s.cells[k].n
 			}
 			if pn > 0 {
 				cnt[c] += float64(pn)
@@ -283,11 +316,74 @@ func mix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// sampleHeap is a max-heap of the sampled trips by (hash, file key, row):
-// the root is the first to go when a smaller one comes.
-type sampleHeap []sampled
+// sample keeps the SampleSize first trips in the order of after (a
+// bottom-k sample): candidates are appended to buf, and when buf holds
+// half as many again it is cut back to the SampleSize first, the last of
+// which bounds what may enter from then on. Which trips remain depends on
+// the trips offered alone, not on their order.
+type sample struct {
+	buf   []sampled
+	full  bool    // bound is set
+	bound sampled // the last kept at the latest compaction
+	// hashes is compact's scratch space.
+	hashes []uint64
+}
 
-func (h sampleHeap) less(i, j int) bool { return after(&h[i], &h[j]) }
+// sampleSlack is how many candidates beyond SampleSize buf holds before a
+// compaction.
+const sampleSlack = SampleSize / 2
+
+// offer adds e as a candidate unless it comes after the bound.
+func (p *sample) offer(e sampled) {
+	if p.full && after(&e, &p.bound) {
+		return
+	}
+	if p.buf == nil {
+		p.buf = make([]sampled, 0, SampleSize+sampleSlack)
+	}
+	p.buf = append(p.buf, e)
+	if len(p.buf) == SampleSize+sampleSlack {
+		p.compact()
+	}
+}
+
+// compact cuts buf back to its SampleSize first: the SampleSize-th
+// smallest hash is found by sorting the hashes alone, and only the trips
+// that share it are ordered in full.
+func (p *sample) compact() {
+	if len(p.buf) <= SampleSize {
+		return
+	}
+	p.hashes = p.hashes[:0]
+	for i := range p.buf {
+		p.hashes = append(p.hashes, p.buf[i].hash)
+	}
+	slices.Sort(p.hashes)
+	bound := p.hashes[SampleSize-1]
+	below, _ := slices.BinarySearch(p.hashes, bound) // hashes under the bound
+	var ties []sampled
+	kept := p.buf[:0]
+	for _, e := range p.buf { // kept never overtakes the range
+		switch {
+		case e.hash < bound:
+			kept = append(kept, e)
+		case e.hash == bound:
+			ties = append(ties, e)
+		}
+	}
+	slices.SortFunc(ties, func(a, b sampled) int {
+		switch {
+		case after(&a, &b):
+			return 1
+		case after(&b, &a):
+			return -1
+		}
+		return 0
+	})
+	ties = ties[:SampleSize-below]
+	p.buf = append(kept, ties...)
+	p.bound, p.full = ties[len(ties)-1], true
+}
 
 // after reports whether a comes after b in the sample's order: by hash,
 // then file key, row and ordinal, so that the sample is the same whatever
@@ -303,50 +399,4 @@ func after(a, b *sampled) bool {
 		return a.row > b.row
 	}
 	return a.ordinal > b.ordinal
-}
-
-// offer keeps e if it is among the SampleSize first in the sample's order.
-func (h *sampleHeap) offer(e sampled) {
-	if len(*h) < SampleSize {
-		if *h == nil {
-			*h = make(sampleHeap, 0, SampleSize)
-		}
-		*h = append(*h, e)
-		h.up(len(*h) - 1)
-		return
-	}
-	if !after(&(*h)[0], &e) {
-		return
-	}
-	(*h)[0] = e
-	h.down(0)
-}
-
-func (h sampleHeap) up(i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h.less(i, p) {
-			return
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-}
-
-func (h sampleHeap) down(i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		c := l
-		if r := l + 1; r < len(h) && h.less(r, l) {
-			c = r
-		}
-		if !h.less(c, i) {
-			return
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
 }
