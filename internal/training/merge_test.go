@@ -15,14 +15,14 @@ import (
 
 // Statistics of files aggregated apart, merged in any order and grouping,
 // give the same model bytes as one pass over every file. The files are
-// five months and the first again (a repeated file must not collide with
-// itself): about 430,000 trips, more than the sample holds, so that the
+// three months and the first again (a repeated file must not collide with
+// itself): about 286,000 trips, more than the sample holds, so that the
 // bottom-k merge is what decides the calibration trips.
 func TestMergeAnyOrderSameModel(t *testing.T) {
 	dir := testenv.DataDir(t)
 	ctx := context.Background()
 	r := &tlc.Resolver{DataDir: dir}
-	sources := []string{"green:2021-01..2021-05", "green:2021-01"}
+	sources := []string{"green:2021-01..2021-03", "green:2021-01"}
 	rules := trip.DefaultRules()
 	whole, set, err := Aggregate(ctx, r, rules, sources)
 	if err != nil {
@@ -79,15 +79,15 @@ func TestMergeAnyOrderSameModel(t *testing.T) {
 		name  string
 		stats func(t *testing.T) *model.Stats
 	}{
-		{"in order", func(t *testing.T) *model.Stats { return merge(t, p...) }},
-		{"reversed", func(t *testing.T) *model.Stats { return merge(t, p[5], p[4], p[3], p[2], p[1], p[0]) }},
-		{"grouped", func(t *testing.T) *model.Stats {
-			return merge(t, merge(t, p[4], p[1]), merge(t, p[0], merge(t, p[5], p[2])), p[3])
-		}},
+		{"reversed", func(t *testing.T) *model.Stats { return merge(t, p[3], p[2], p[1], p[0]) }},
+		{"grouped", func(t *testing.T) *model.Stats { return merge(t, merge(t, p[3], p[1]), merge(t, p[0], merge(t, p[2]))) }},
 	}
 	for _, kind := range model.Kinds {
 		want := artifact(t, kind, whole)
-		for _, m := range merges {
+		for i, m := range merges {
+			if kind != model.KindOD && i > 0 {
+				break // the linear fit reads the same statistics: one merge is enough
+			}
 			t.Run(kind+"/"+m.name, func(t *testing.T) {
 				if got := artifact(t, kind, m.stats(t)); !bytes.Equal(got, want) {
 					t.Errorf("merged statistics give a different %s model (%d bytes) than one pass (%d bytes)", kind, len(got), len(want))

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/taxieta/taxieta/internal/drift"
@@ -132,23 +134,69 @@ func Reference(st *model.Stats) *drift.Reference {
 	return ref
 }
 
+// maxWorkers bounds how many files Aggregate reads at once: each reader
+// holds statistics of its own (about 45 MB), merged at the end.
+const maxWorkers = 4
+
 // Aggregate resolves sources and folds their cleaned trips into training
-// statistics, describing what it read. The files are read in order, the
-// i-th being the statistics' file i.
+// statistics, describing what it read. The i-th file is the statistics'
+// file i; files are read by up to GOMAXPROCS readers at once (at most
+// maxWorkers), each into statistics of its own, merged at the end, which
+// gives the same statistics as one reader.
 func Aggregate(ctx context.Context, r *tlc.Resolver, rules trip.Rules, sources []string) (*model.Stats, model.Dataset, error) {
 	set := model.Dataset{Sources: sources}
 	files, err := r.Resolve(ctx, sources...)
 	if err != nil {
 		return nil, set, err
 	}
-	st := model.NewStats()
-	for i, path := range files {
-		info, cs, err := AggregateFile(ctx, path, i, rules, st)
-		if err != nil {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type result struct {
+		info trip.DataFile
+		cs   trip.Stats
+		err  error
+	}
+	results := make([]result, len(files))
+	workers := min(runtime.GOMAXPROCS(0), len(files), maxWorkers)
+	parts := make([]*model.Stats, max(workers, 1))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := range parts {
+		parts[w] = model.NewStats()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				res := &results[i]
+				res.info, res.cs, res.err = AggregateFile(ctx, files[i], i, rules, parts[w])
+				if res.err != nil {
+					cancel(res.err) // the first error is the cause
+				}
+			}
+		}()
+	}
+feed:
+	for i := range files {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, set, err
+	}
+	for _, res := range results {
+		set.Files = append(set.Files, res.info)
+		set.Stats.Add(res.cs)
+	}
+	st := parts[0]
+	for _, p := range parts[1:] {
+		if err := st.Merge(p); err != nil {
 			return nil, set, err
 		}
-		set.Files = append(set.Files, info)
-		set.Stats.Add(cs)
 	}
 	if st.Trips() == 0 {
 		return nil, set, fmt.Errorf("%v: %w (%d rows read)", sources, ErrNoData, set.Stats.Read)
@@ -173,9 +221,9 @@ func AggregateFile(ctx context.Context, path string, ordinal int, rules trip.Rul
 	if err := st.StartFile(ordinal, key); err != nil {
 		return info, cs, fmt.Errorf("%s: %w", path, err)
 	}
-	err = tlc.ReadFile(ctx, path, func(rows []trip.Raw) error {
-		for _, raw := range rows {
-			if ex, ok := rules.Clean(raw, &cs); ok {
+	err = tlc.ReadColumns(ctx, path, func(c *tlc.Columns) error {
+		for i := range c.Len() {
+			if ex, ok := rules.Clean(c.Raw(i), &cs); ok {
 				st.Add(ex)
 			}
 		}
@@ -204,9 +252,9 @@ func Measure(ctx context.Context, r *tlc.Resolver, rules trip.Rules, sources []s
 			return set, model.Metrics{}, err
 		}
 		var cs trip.Stats
-		err = tlc.ReadFile(ctx, path, func(rows []trip.Raw) error {
-			for _, raw := range rows {
-				if ex, ok := rules.Clean(raw, &cs); ok {
+		err = tlc.ReadColumns(ctx, path, func(c *tlc.Columns) error {
+			for i := range c.Len() {
+				if ex, ok := rules.Clean(c.Raw(i), &cs); ok {
 					ref.Estimates[float64(ev.Add(ex).Minutes)]++
 				}
 			}
