@@ -23,9 +23,11 @@ const numFolds = 2
 const numKeys = numPairs * numPassengerCats * numFolds
 
 // minuteUnit is the fixed-point unit of summed minutes: a float32 duration
-// of 1..60 minutes is a whole number of 2⁻²³ minutes, so sums are exact
-// integers and do not depend on the order trips are added in.
-const minuteUnit = 1 << 23
+// of at least 1/8 minute is a whole number of 2⁻²⁶ minutes, so sums are
+// exact integers (up to 2³⁷ minutes) and do not depend on the order trips
+// are added in. (Shorter durations, which the default rules drop, are
+// rounded to the unit: still the same whatever the order.)
+const minuteUnit = 1 << 26
 
 // Stats are the sufficient statistics the fits learn from, folded from
 // trips as they are read so that memory depends on the key space, not on
@@ -109,8 +111,8 @@ func statsKey(t trip.Trip, fold int) int {
 	return (pairIndex(t)*numPassengerCats+passengerIndex(t.Passengers))*numFolds + fold
 }
 
-// Add counts one cleaned trip (zones 1..MaxZone, 1..60 minutes) as the next
-// row of the current file.
+// Add counts one cleaned trip (zones 1..MaxZone, a positive duration) as
+// the next row of the current file.
 func (s *Stats) Add(ex trip.Example) {
 	f := s.cur
 	row := uint64(f.Trips)
