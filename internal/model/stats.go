@@ -350,8 +350,8 @@ func (p *sample) offer(e sampled) {
 }
 
 // compact cuts buf back to its SampleSize first: the SampleSize-th
-// smallest hash is found by sorting the hashes alone, and only the trips
-// that share it are ordered in full.
+// smallest hash is found among the hashes alone (in linear time), and only
+// the trips that share it are ordered in full.
 func (p *sample) compact() {
 	if len(p.buf) <= SampleSize {
 		return
@@ -360,15 +360,15 @@ func (p *sample) compact() {
 	for i := range p.buf {
 		p.hashes = append(p.hashes, p.buf[i].hash)
 	}
-	slices.Sort(p.hashes)
-	bound := p.hashes[SampleSize-1]
-	below, _ := slices.BinarySearch(p.hashes, bound) // hashes under the bound
+	bound := nthSmallest(p.hashes, SampleSize-1)
+	below := 0 // hashes under the bound
 	var ties []sampled
 	kept := p.buf[:0]
 	for _, e := range p.buf { // kept never overtakes the range
 		switch {
 		case e.hash < bound:
 			kept = append(kept, e)
+			below++
 		case e.hash == bound:
 			ties = append(ties, e)
 		}
@@ -385,6 +385,41 @@ func (p *sample) compact() {
 	ties = ties[:SampleSize-below]
 	p.buf = append(kept, ties...)
 	p.bound, p.full = ties[len(ties)-1], true
+}
+
+// nthSmallest is the value that would be at index n if v were sorted
+// (quickselect; v is reordered).
+func nthSmallest(v []uint64, n int) uint64 {
+	lo, hi := 0, len(v)-1
+	for lo < hi {
+		// Median of three as the pivot, then Hoare's partition.
+		mid := lo + (hi-lo)/2
+		a, b, c := v[lo], v[mid], v[hi]
+		pivot := max(min(a, b), min(max(a, b), c))
+		i, j := lo, hi
+		for i <= j {
+			for v[i] < pivot {
+				i++
+			}
+			for v[j] > pivot {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case n <= j:
+			hi = j
+		case n >= i:
+			lo = i
+		default:
+			return v[n]
+		}
+	}
+	return v[n]
 }
 
 // after reports whether a comes after b in the sample's order: by hash,

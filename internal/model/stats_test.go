@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +130,25 @@ func TestStatsDecodeBadInput(t *testing.T) {
 				t.Errorf("error %v; want one saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestNthSmallest(t *testing.T) {
+	tests := [][]uint64{
+		{5}, {2, 1}, {3, 3, 3, 3}, {9, 1, 8, 2, 7, 3, 6, 4, 5, 0}, {1, 1, 2, 2, 0, 0, 5, 5, 5},
+	}
+	big := make([]uint64, 10_000)
+	for i := range big {
+		big[i] = mix(uint64(i)) % 500 // many ties
+	}
+	tests = append(tests, big)
+	for _, v := range tests {
+		sorted := slices.Clone(v)
+		slices.Sort(sorted)
+		for n := 0; n < len(v); n += 1 + len(v)/200 {
+			if got := nthSmallest(slices.Clone(v), n); got != sorted[n] {
+				t.Fatalf("nthSmallest(%v, %d) = %d; want %d", v[:min(len(v), 10)], n, got, sorted[n])
+			}
+		}
 	}
 }

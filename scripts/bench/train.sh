@@ -9,7 +9,9 @@
 #    scanning the same files and grouping them by pickup zone, dropoff zone
 #    and passenger count (count and summed duration). Alternating rounds
 #    (taxieta, DuckDB, and OLD_BIN's 1 and 12 months when set), load
-#    printed before each; medians with min–max.
+#    printed before each; medians with min–max. Both wall time and CPU time
+#    (user + system, all threads) are taken: on a shared machine the CPU
+#    time is the steadier measure of the work done.
 # 2. Peak RSS (/usr/bin/time -v) of `taxieta train` on one month, on the
 #    thirteen green months repeated 10 times and repeated 100 times (the
 #    file list repeated in --train: about 9.4 and 94 million rows).
@@ -17,7 +19,7 @@
 # Environment: DATA_DIR (default ../shared/data), ROUNDS (default 5),
 # OLD_BIN (another taxieta binary, e.g. built from main, measured in the
 # same rounds; its peak RSS only up to 10×, as it holds every trip),
-# REPEATS (default "10 100").
+# REPEATS (default "10 100"), RSS=0 to skip part 2.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -77,30 +79,30 @@ def q(files):
     return dt, n
 mode = sys.argv[1]
 files = sys.argv[2:]
+c = time.process_time()
 dt, n = q(files)
-print(f"{dt:.4f} {n}")
+print(f"{dt:.4f} {time.process_time() - c:.4f} {n}")
 PY
 duck() { "$venv/bin/python" "$tmp/duck.py" q "$@"; }
-train_time() { # BIN SPEC...: wall seconds of one training
-  local b=$1 s e
+train_time() { # BIN SPEC...: wall and CPU seconds of one training
+  local b=$1
   shift
-  s=$(date +%s.%N)
-  "$b" train --data-dir "$DATA_DIR" --train "$(join "$@")" --out "$tmp/m.taxieta" >/dev/null 2>&1
-  e=$(date +%s.%N)
-  awk -v s="$s" -v e="$e" 'BEGIN{printf "%.4f", e-s}'
+  /usr/bin/time -f '%e %U %S' -o "$tmp/t" "$b" train --data-dir "$DATA_DIR" --train "$(join "$@")" --out "$tmp/m.taxieta" >/dev/null 2>&1
+  awk '{printf "%s %.2f", $1, $2 + $3}' "$tmp/t"
 }
 
-read -r _ rows1 < <(duck "${files1[@]}")
-read -r _ rows12 < <(duck "${files12[@]}")
+read -r _ _ rows1 < <(duck "${files1[@]}")
+read -r _ _ rows12 < <(duck "${files12[@]}")
 echo "rows read: 1 month $rows1, 12 months $rows12, 24 files $((2 * rows12))"
-printf '%-5s %-20s %8s %8s %8s %8s %8s %8s %8s %8s\n' round load tx_1 tx_12 tx_24 duck_1 duck_12 duck_24 old_1 old_12
+printf '%-5s %-20s %-13s %-13s %-13s %-13s %-13s %-13s %-13s %-13s\n' round load tx_1 tx_12 tx_24 duck_1 duck_12 duck_24 old_1 old_12
+echo "(each: wall_s cpu_s)"
 for r in $(seq 1 "$ROUNDS"); do
   load=$(uptime | sed 's/.*load average: //; s/ //g')
   t1=$(train_time "$bin" "${one[@]}"); t12=$(train_time "$bin" "${twelve[@]}"); t24=$(train_time "$bin" "${twelve[@]}" "${twelve[@]}")
-  read -r d1 _ < <(duck "${files1[@]}"); read -r d12 _ < <(duck "${files12[@]}"); read -r d24 _ < <(duck "${files24[@]}")
-  o1=-; o12=-
+  read -r d1w d1c _ < <(duck "${files1[@]}"); read -r d12w d12c _ < <(duck "${files12[@]}"); read -r d24w d24c _ < <(duck "${files24[@]}")
+  o1="- -"; o12="- -"
   if [ -n "$OLD_BIN" ]; then o1=$(train_time "$OLD_BIN" "${one[@]}"); o12=$(train_time "$OLD_BIN" "${twelve[@]}"); fi
-  printf '%-5s %-20s %8s %8s %8s %8s %8s %8s %8s %8s\n' "$r" "$load" "$t1" "$t12" "$t24" "$d1" "$d12" "$d24" "$o1" "$o12" | tee -a "$tmp/rounds"
+  printf '%-5s %-20s %-13s %-13s %-13s %-13s %-13s %-13s %-13s %-13s\n' "$r" "$load" "$t1" "$t12" "$t24" "$d1w $d1c" "$d12w $d12c" "$d24w $d24c" "$o1" "$o12" | tee -a "$tmp/rounds"
 done
 python3 - "$tmp/rounds" "$rows1" "$rows12" <<'PY'
 import sys, statistics as st
@@ -108,21 +110,24 @@ rows = [l.split() for l in open(sys.argv[1])]
 r1, r12 = int(sys.argv[2]), int(sys.argv[3])
 def col(i):
     return [float(x[i]) for x in rows] if rows[0][i] != "-" else None
-tx1, tx12, tx24, d1, d12, d24, o1, o12 = (col(i) for i in range(2, 10))
+names = ["tx1", "tx12", "tx24", "d1", "d12", "d24", "o1", "o12"]
+c = {}
+for k, n in enumerate(names):
+    c[n + "w"], c[n + "c"] = col(2 + 2 * k), col(3 + 2 * k)
 def per_row(a, b, dn): return [(y - x) / dn * 1e9 for x, y in zip(a, b)]
 def show(name, v): print(f"{name}: median {st.median(v):.1f} (min {min(v):.1f}, max {max(v):.1f})")
-for name, a, b, da, db, dn in (("1->12 months", tx1, tx12, d1, d12, r12 - r1), ("12->24 files", tx12, tx24, d12, d24, r12)):
-    tx, dk = per_row(a, b, dn), per_row(da, db, dn)
-    show(f"{name}: taxieta marginal ns/row", tx)
-    show(f"{name}: duckdb marginal ns/row", dk)
-    show(f"{name}: taxieta/duckdb per round", [x / y for x, y in zip(tx, dk)])
-if o1:
-    old, new = per_row(o1, o12, r12 - r1), per_row(tx1, tx12, r12 - r1)
-    show("1->12 months: old taxieta marginal ns/row", old)
-    show("1->12 months: new/old per round", [x / y for x, y in zip(new, old)])
-    show("old 12-month train s", o12)
-    show("new/old 12-month train time per round", [x / y for x, y in zip(tx12, o12)])
-show("taxieta 12-month train s", tx12)
+for m, unit in (("w", "wall"), ("c", "cpu")):
+    for name, a, b, dn in (("1->12 months", "1", "12", r12 - r1), ("12->24 files", "12", "24", r12)):
+        tx, dk = per_row(c["tx" + a + m], c["tx" + b + m], dn), per_row(c["d" + a + m], c["d" + b + m], dn)
+        show(f"{unit} {name}: taxieta marginal ns/row", tx)
+        show(f"{unit} {name}: duckdb marginal ns/row", dk)
+        show(f"{unit} {name}: taxieta/duckdb per round", [x / y for x, y in zip(tx, dk)])
+    if c["o1" + m]:
+        old, new = per_row(c["o1" + m], c["o12" + m], r12 - r1), per_row(c["tx1" + m], c["tx12" + m], r12 - r1)
+        show(f"{unit} 1->12 months: old taxieta marginal ns/row", old)
+        show(f"{unit} 1->12 months: new/old per round", [x / y for x, y in zip(new, old)])
+        show(f"{unit} new/old 12-month train per round", [x / y for x, y in zip(c["tx12" + m], c["o12" + m])])
+    show(f"{unit} taxieta 12-month train s", c["tx12" + m])
 PY
 
 rss() { # BIN COPIES: peak RSS in MB of training on COPIES × 13 months (0: one month)
@@ -134,6 +139,7 @@ rss() { # BIN COPIES: peak RSS in MB of training on COPIES × 13 months (0: one 
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$tmp/time")
   printf '%s\t%s\t%.1f MB\t%s wall\n' "$(basename "$b")" "$n" "$(awk -v k="$kb" 'BEGIN{print k/1024}')" "$wall"
 }
+[ "${RSS:-1}" = 0 ] && exit 0
 echo "peak RSS (copies of the 13 green months; 0 = green 2023-01 alone):"
 uptime
 rss "$bin" 0
