@@ -193,10 +193,11 @@ feed:
 		set.Stats.Add(res.cs)
 	}
 	st := parts[0]
-	for _, p := range parts[1:] {
+	for i, p := range parts[1:] {
 		if err := st.Merge(p); err != nil {
 			return nil, set, err
 		}
+		parts[1+i] = nil // its memory can go before the fit
 	}
 	if st.Trips() == 0 {
 		return nil, set, fmt.Errorf("%v: %w (%d rows read)", sources, ErrNoData, set.Stats.Read)
