@@ -187,17 +187,80 @@ func NewProfile(train, valid []trip.Example, m Predictor, s Settings) (*Profile,
 	if len(train) == 0 {
 		return nil, errors.New("drift profile: no training trips")
 	}
-	if s.Replicates < 10 || s.Quantile <= 0 || s.Quantile >= 1 || len(s.Sizes) == 0 || s.EstimateBins < 2 || s.EstimateBins > MaxEstimateBins-2 {
-		return nil, fmt.Errorf("drift profile: settings %+v: want ≥ 10 replicates, a quantile in (0,1), window sizes and 2..%d estimate bins", s, MaxEstimateBins-2)
+	ref := NewReference()
+	for i := range train {
+		ref.AddInput(&train[i].Trip, 1)
 	}
 	est, src := valid, "validation"
 	if len(est) == 0 {
 		est, src = train, "training"
 	}
-	minutes := estimates(est, m)
-	edges := quantileEdges(minutes, s.EstimateBins)
+	ref.EstimateSource = src
+	for _, v := range estimates(est, m) {
+		ref.Estimates[v]++
+	}
+	return NewProfileFrom(ref, s)
+}
+
+// Reference is what a profile is computed from, gathered while the trips
+// are read so that no trip needs keeping: the training trips' counts per
+// bin of each input feature, and how many times the model gave each
+// estimate on the trips of EstimateSource.
+type Reference struct {
+	// Trips is the number of training trips.
+	Trips int64
+	// Inputs are the training trips per bin of PickupZone, DropoffZone,
+	// PassengerCategory and HourOfWeek.
+	Inputs [Estimate][]int64
+	// Estimates counts the estimates, in minutes, by value.
+	Estimates map[float64]int64
+	// EstimateSource says which trips were estimated: "validation" or "training".
+	EstimateSource string
+}
+
+// NewReference returns an empty reference.
+func NewReference() *Reference {
+	return &Reference{
+		Inputs: [Estimate][]int64{
+			make([]int64, ZoneBins), make([]int64, ZoneBins), make([]int64, PassengerBins), make([]int64, HourBins),
+		},
+		Estimates: map[float64]int64{},
+	}
+}
+
+// AddInput counts n training trips like t in the input features.
+func (r *Reference) AddInput(t *trip.Trip, n int64) {
+	r.Trips += n
+	r.Inputs[PickupZone][zoneBin(t.PULocationID)] += n
+	r.Inputs[DropoffZone][zoneBin(t.DOLocationID)] += n
+	r.Inputs[PassengerCategory][passengerBin(t.Passengers)] += n
+	r.Inputs[HourOfWeek][hourBin(t)] += n
+}
+
+// NewProfileFrom computes the profile of a reference and calibrates its
+// thresholds.
+func NewProfileFrom(ref *Reference, s Settings) (*Profile, error) {
+	if ref.Trips <= 0 {
+		return nil, errors.New("drift profile: no training trips")
+	}
+	if s.Replicates < 10 || s.Quantile <= 0 || s.Quantile >= 1 || len(s.Sizes) == 0 || s.EstimateBins < 2 || s.EstimateBins > MaxEstimateBins-2 {
+		return nil, fmt.Errorf("drift profile: settings %+v: want ≥ 10 replicates, a quantile in (0,1), window sizes and 2..%d estimate bins", s, MaxEstimateBins-2)
+	}
+	for f, c := range ref.Inputs {
+		if want := (&FeatureProfile{Name: Feature(f).String()}).bins(); len(c) != want {
+			return nil, fmt.Errorf("drift profile: %s: %d counts; want %d", Feature(f), len(c), want)
+		}
+	}
+	values := make([]float64, 0, len(ref.Estimates))
+	var estTrips int64
+	for v, n := range ref.Estimates {
+		values = append(values, v)
+		estTrips += n
+	}
+	slices.Sort(values)
+	edges := quantileEdges(values, ref.Estimates, s.EstimateBins)
 	p := &Profile{
-		Trips: int64(len(train)), EstimateTrips: int64(len(est)), EstimateSource: src,
+		Trips: ref.Trips, EstimateTrips: estTrips, EstimateSource: ref.EstimateSource,
 		Quantile: s.Quantile, Replicates: s.Replicates, Seed: s.Seed,
 		Features: make([]FeatureProfile, NumFeatures),
 	}
@@ -206,18 +269,13 @@ func NewProfile(train, valid []trip.Example, m Predictor, s Settings) (*Profile,
 		fp.Name, fp.Score, fp.MinEffect = f.String(), ScoreJS, s.MinEffects[f]
 		if f == Estimate {
 			fp.Score, fp.Edges = ScorePSI, edges
+			fp.Counts = make([]int64, fp.bins())
+			continue
 		}
-		fp.Counts = make([]int64, fp.bins())
+		fp.Counts = slices.Clone(ref.Inputs[f])
 	}
-	for i := range train {
-		t := &train[i].Trip
-		p.Features[PickupZone].Counts[zoneBin(t.PULocationID)]++
-		p.Features[DropoffZone].Counts[zoneBin(t.DOLocationID)]++
-		p.Features[PassengerCategory].Counts[passengerBin(t.Passengers)]++
-		p.Features[HourOfWeek].Counts[hourBin(t)]++
-	}
-	for _, v := range minutes {
-		p.Features[Estimate].Counts[estimateBin(edges, v)]++
+	for v, n := range ref.Estimates { // integer sums: the order does not matter
+		p.Features[Estimate].Counts[estimateBin(edges, v)] += n
 	}
 	for f := range p.Features {
 		if err := p.Features[f].calibrate(s); err != nil {
@@ -246,24 +304,29 @@ func estimates(examples []trip.Example, m Predictor) []float64 {
 	return out
 }
 
-// quantileEdges are the upper edges of k quantile bins of v (finite
-// positive values only), ties merged, so there may be fewer than k bins.
-func quantileEdges(v []float64, k int) []float64 {
-	s := make([]float64, 0, len(v))
-	for _, x := range v {
+// quantileEdges are the upper edges of k quantile bins of the finite
+// positive values, sorted, each counted count[v] times; ties merged, so
+// there may be fewer than k bins.
+func quantileEdges(sorted []float64, count map[float64]int64, k int) []float64 {
+	var vals []float64
+	var cum []int64 // cum[i]: values before vals[i] and itself
+	var n int64
+	for _, x := range sorted {
 		if x > 0 && !math.IsInf(x, 0) && !math.IsNaN(x) {
-			s = append(s, x)
+			n += count[x]
+			vals = append(vals, x)
+			cum = append(cum, n)
 		}
 	}
-	if len(s) == 0 {
+	if n == 0 {
 		return []float64{}
 	}
-	slices.Sort(s)
 	edges := make([]float64, 0, k-1)
 	for i := 1; i < k; i++ {
-		e := s[min(len(s)-1, i*len(s)/k)]
+		pos := min(n-1, int64(i)*n/int64(k)) // index into the values, repeated
+		j := sort.Search(len(cum), func(j int) bool { return cum[j] > pos })
 		// Round to float32, as estimates are, so the edges encode short.
-		e = float64(float32(e))
+		e := float64(float32(vals[j]))
 		if len(edges) == 0 || e > edges[len(edges)-1] {
 			edges = append(edges, e)
 		}
