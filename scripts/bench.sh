@@ -96,3 +96,8 @@ ROUNDS=${ROUNDS:-5} scripts/bench/stream.sh ${OLD:-}
 # scored file's size against DuckDB's rewrite of it, alternating rounds.
 printf '\n'
 ROUNDS=${ROUNDS:-5} scripts/bench/batch.sh
+
+# Training: the marginal cost per trip against DuckDB's scan and GROUP BY of
+# the same files, and peak memory from one month to 100x the shared months.
+printf '\n'
+ROUNDS=${ROUNDS:-5} scripts/bench/train.sh
