@@ -144,6 +144,10 @@ type processor struct {
 	log       *slog.Logger
 	m         *Metrics
 	n         counters
+	// lastAcked is the reply subject of a request this run acknowledged
+	// (nil before the first): the drain acknowledges it again, and waits
+	// for the server's answer, to know every acknowledgement was applied.
+	lastAcked atomic.Pointer[string]
 }
 
 // Run consumes until ctx is cancelled, then drains and returns what it did.
@@ -227,10 +231,47 @@ func (p *processor) run(ctx context.Context, in *nats.Conn, cons jetstream.Consu
 	p.pub.idle()
 	stop()
 	wg.Wait()
-	if ferr := in.FlushTimeout(p.cfg.PublishTimeout); ferr != nil && !errors.Is(ferr, nats.ErrConnectionClosed) {
-		err = errors.Join(err, fmt.Errorf("stream: flush acknowledgements: %w", ferr))
+	// After a fatal error (consumer gone, connection closed) there is no
+	// one to confirm the acknowledgements; they are flushed at best.
+	confirm := p.confirmAcks
+	if err != nil {
+		confirm = p.flushAcks
+	}
+	if aerr := confirm(in); aerr != nil && !errors.Is(aerr, nats.ErrConnectionClosed) {
+		err = errors.Join(err, fmt.Errorf("stream: %w", aerr))
 	}
 	return p.n.stats(), err
+}
+
+// confirmAcks returns once the server has applied every acknowledgement
+// (and negative one) this run sent, all of them on in. Flushing the
+// connection is not enough: the server reads acknowledgements into a
+// queue of the consumer's, and applies them later, on another goroutine;
+// until then the events still count as delivered and not acknowledged,
+// and a drain that returned then would not be clean. That queue is applied
+// in order, so acknowledging an already acknowledged request once more,
+// with a reply subject, is a barrier: the server answers it (and changes
+// nothing) after it applied everything sent before it.
+func (p *processor) confirmAcks(in *nats.Conn) error {
+	reply := p.lastAcked.Load()
+	if reply == nil {
+		// Nothing acknowledged: at most negative acknowledgements, which
+		// only hand events back sooner than the ack wait would.
+		return p.flushAcks(in)
+	}
+	if _, err := in.Request(*reply, p.ack, p.cfg.PublishTimeout); err != nil {
+		return fmt.Errorf("confirm that the server applied the acknowledgements: %w", err)
+	}
+	return nil
+}
+
+// flushAcks returns once the server has read every acknowledgement sent on
+// in (not necessarily applied them).
+func (p *processor) flushAcks(in *nats.Conn) error {
+	if err := in.FlushTimeout(p.cfg.PublishTimeout); err != nil {
+		return fmt.Errorf("flush acknowledgements: %w", err)
+	}
+	return nil
 }
 
 // fetchLoop fetches batches until ctx is cancelled or a fatal error, and
@@ -437,6 +478,7 @@ func (p *processor) finish(f inflight, r pubResult) {
 		p.log.Warn("ack failed", "err", err)
 		return
 	}
+	p.lastAcked.Store(&f.msg.Reply)
 	if f.dead != nil {
 		count(&p.n.dead, p.m.dead.WithLabelValues(f.dead.Class()))
 	} else {

@@ -144,3 +144,42 @@ func TestPullStatus(t *testing.T) {
 		t.Error("a message with a payload taken for a status")
 	}
 }
+
+// TestPullStalled checks when a fetch is taken for one the server no
+// longer answers: only when nothing arrived since the last check, counting
+// the messages that wait in its inbox while the processor takes none (it
+// waits for room in the publisher's ring). Ending such a fetch would leave
+// the messages still on their way delivered and never acknowledged.
+func TestPullStalled(t *testing.T) {
+	tests := []struct {
+		name                     string
+		seen, received, statuses int
+		buffered                 int
+		want                     bool
+	}{
+		{"nothing arrived", 0, 0, 0, 0, true},
+		{"nothing since the last check", 300, 300, 0, 0, true},
+		{"received since", 300, 301, 0, 0, false},
+		{"a status since", 300, 300, 1, 0, false},
+		{"waiting in the inbox", 0, 0, 0, 5, false},
+		{"more waiting since the last check", 305, 300, 0, 6, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &pull{msgs: make(chan *nats.Msg, 16), seen: tt.seen, received: tt.received, statuses: tt.statuses}
+			for range tt.buffered {
+				p.msgs <- &nats.Msg{Data: []byte("{}")}
+			}
+			before := p.deadline
+			if got := p.stalled(); got != tt.want {
+				t.Errorf("stalled() = %v, want %v", got, tt.want)
+			}
+			if !tt.want && !p.deadline.After(before) {
+				t.Error("the deadline did not move on")
+			}
+			if !tt.want && p.stalled() != true {
+				t.Error("a second check with nothing new did not find it stalled")
+			}
+		})
+	}
+}

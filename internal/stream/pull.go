@@ -26,7 +26,8 @@ type pull struct {
 	sub      *nats.Subscription
 	msgs     chan *nats.Msg
 	received int // data messages
-	// seen is received plus status messages at the last deadline check.
+	// seen is how many messages had arrived (received, status messages
+	// and those waiting in msgs) at the last deadline check.
 	seen, statuses int
 	deadline       time.Time
 }
@@ -77,9 +78,13 @@ func (p *pull) end() []*nats.Msg {
 }
 
 // stalled reports, at the deadline, whether nothing arrived since the last
-// check; if something did, it moves the deadline a second on.
+// check; if something did, it moves the deadline a second on. Messages
+// that arrived and wait in msgs count: while the processor waits for room
+// in the publisher's ring it takes none, yet the server is still
+// delivering, and ending the request then would unsubscribe its inbox
+// under messages on their way, left delivered and never acknowledged.
 func (p *pull) stalled() bool {
-	if n := p.received + p.statuses; n != p.seen {
+	if n := p.received + p.statuses + len(p.msgs); n != p.seen {
 		p.seen = n
 		p.deadline = time.Now().Add(time.Second)
 		return false

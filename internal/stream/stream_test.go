@@ -323,3 +323,59 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, class string) flo
 	}
 	return sum
 }
+
+// TestConfirmAcks acknowledges thousands of events at once, as the end of
+// a drain does, and checks that once confirmAcks returns the server has
+// applied every acknowledgement. A flush alone is not enough: the server
+// queues acknowledgements and applies them later (the count still pending
+// right after a flush is logged; under load it is often above 0).
+func TestConfirmAcks(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			url := srv.url(t)
+			_, _, cfg := setupRun(t, url, 5000, 0)
+			nc, js := connect(t, url)
+			cons, err := Ensure(t.Context(), js, cfg.Topology)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var replies []string
+			for len(replies) < 5000 {
+				b, err := cons.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for m := range b.Messages() {
+					replies = append(replies, m.Reply())
+				}
+				if err := b.Error(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := &processor{cfg: Config{PublishTimeout: 10 * time.Second}, ack: []byte("+ACK")}
+			for _, r := range replies {
+				if err := nc.Publish(r, p.ack); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p.lastAcked.Store(&replies[len(replies)-1])
+			if err := p.flushAcks(nc); err != nil {
+				t.Fatal(err)
+			}
+			info, err := cons.Info(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("right after a flush: %d of %d acknowledgements not applied yet", info.NumAckPending, len(replies))
+			if err := p.confirmAcks(nc); err != nil {
+				t.Fatalf("confirmAcks: %v", err)
+			}
+			if info, err = cons.Info(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if info.NumAckPending != 0 || info.NumPending != 0 {
+				t.Errorf("after confirmAcks: %d pending, %d delivered and not acknowledged; want 0 and 0", info.NumPending, info.NumAckPending)
+			}
+		})
+	}
+}
