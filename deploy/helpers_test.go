@@ -79,7 +79,7 @@ var defaultSuffix = regexp.MustCompile(`\(default (.+)\)$`)
 func flagDefaults(t *testing.T, command string) map[string]string {
 	t.Helper()
 	var stderr bytes.Buffer
-	cmd := exec.Command(taxietaBinary(t), command, "--help")
+	cmd := exec.Command(taxietaBinary(t), append(strings.Fields(command), "--help")...) // "train map"
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	_ = cmd.Run() // --help exits 2
 	defaults := map[string]string{}

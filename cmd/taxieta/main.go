@@ -65,7 +65,7 @@ type command struct {
 // commands is the command table, in the order the usage lists them.
 func commands() []command {
 	return []command{
-		{name: "train", args: "--train SPEC... [--valid SPEC...] --out FILE", summary: "train and measure a model", run: runTrain},
+		{name: "train", args: "--train SPEC... [--valid SPEC...] --out FILE", summary: "train and measure a model (train map, train merge --help: on many machines)", run: runTrain},
 		{name: "serve", args: "[--model FILE|models:/NAME@ALIAS]", summary: "serve the REST API and the call-centre page", run: runServe},
 		{name: "data", summary: "work with TLC data", subcommands: dataCommands()},
 		{name: "model", summary: "work with model files and the model registry", subcommands: modelCommands()},

@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/taxieta/taxieta/internal/buildinfo"
 	"github.com/taxieta/taxieta/internal/model"
 	"github.com/taxieta/taxieta/internal/registry"
 	"github.com/taxieta/taxieta/internal/tlc"
@@ -49,7 +48,15 @@ func defaultCacheDir() string {
 }
 
 func runTrain(ctx context.Context, env environment, args []string) error {
-	fs := newFlagSet(env, "train", "train --train SPEC [--valid SPEC] --out FILE [flags]")
+	if len(args) > 0 {
+		switch args[0] {
+		case "map": // training on many machines: one statistics file per input file
+			return runTrainMap(ctx, env, args[1:])
+		case "merge": // and the model from them
+			return runTrainMerge(ctx, env, args[1:])
+		}
+	}
+	fs := newFlagSet(env, "train", "train --train SPEC [--valid SPEC] --out FILE [flags]\n       taxieta train map --train SPEC... --out DIR [--index N]\n       taxieta train merge --stats DIR|FILE... --out FILE")
 	var (
 		d                   dataFlags
 		train, valid        listFlag
@@ -109,7 +116,7 @@ func runTrain(ctx context.Context, env environment, args []string) error {
 		Kind: kind, Name: name, Train: train, Valid: valid,
 		Rules:      trip.Rules{MinMinutes: minMinutes, MaxMinutes: maxMins},
 		ZoneLookup: zoneLookup, ZoneShapes: shapes,
-		Trainer: "taxieta " + buildinfo.Version(), Created: created,
+		Trainer: trainerVersion(), Created: created,
 	}, d.resolver(env))
 	if err != nil {
 		return fmt.Errorf("train: %w (no model written)", err)
