@@ -94,9 +94,18 @@ const (
 // the TLC's own 264 "Unknown" and 265 "Outside of NYC".
 var unknownZones = [...]int{0, 264, 265}
 
+// ProfileVersion is the profile format this build writes. Version 1 (or
+// no version) holds the whole-week reference only; version 2 adds, per
+// feature, the reference counts of each hour of week and the thresholds of
+// windows scored against the hours they cover (see Span).
+const ProfileVersion = 2
+
 // Profile is what a model saw, for monitoring: per feature the reference
 // counts and the calibrated no-drift thresholds.
 type Profile struct {
+	// Version is the profile format, ProfileVersion when written by this
+	// build; 0 in profiles written before versions (read as version 1).
+	Version int `json:"version,omitempty"`
 	// Trips is the number of training trips counted.
 	Trips int64 `json:"trips"`
 	// EstimateTrips is the number of trips the estimates were made on,
@@ -109,6 +118,12 @@ type Profile struct {
 	Replicates int `json:"replicates"`
 	// Seed seeds the bootstrap, so the same data gives the same profile.
 	Seed uint64 `json:"seed"`
+	// HourSmoothing is the weight, in trips, of the whole-week mix in
+	// each hour's reference (version 2): an hour's shares are
+	// (count + HourSmoothing·week share) / (hour's trips + HourSmoothing),
+	// so that an hour with few reference trips does not make its rare
+	// bins look impossible.
+	HourSmoothing float64 `json:"hour_smoothing,omitempty"`
 	// Features are the features in Feature order.
 	Features []FeatureProfile `json:"features"`
 }
@@ -128,7 +143,21 @@ type FeatureProfile struct {
 	// window's size.
 	MinEffect float64 `json:"min_effect"`
 	// Thresholds are the calibrated no-drift thresholds by window size,
-	// in increasing size.
+	// in increasing size, of windows scored against the whole week.
+	Thresholds []Threshold `json:"thresholds"`
+	// ByHour are the reference counts of each hour of week (version 2;
+	// every feature but the hour of week): 168 rows, Monday 00:00 first.
+	ByHour HourCounts `json:"by_hour,omitempty"`
+	// Spans are the calibrated thresholds of windows of a few hours
+	// scored against the hours they cover (version 2), by span.
+	Spans []SpanThresholds `json:"span_thresholds,omitempty"`
+}
+
+// SpanThresholds are the no-drift thresholds of windows spanning Hours
+// hours of the week, scored as Profile.ScoreSpan does: by window size, in
+// increasing size.
+type SpanThresholds struct {
+	Hours      int         `json:"hours"`
 	Thresholds []Threshold `json:"thresholds"`
 }
 
@@ -161,6 +190,12 @@ type Settings struct {
 	EstimateBins int
 	// Seed seeds the bootstrap.
 	Seed uint64
+	// Spans are the window spans in hours calibrated for scoring against
+	// the hours a window covers (Profile.ScoreSpan); none makes a version 1
+	// profile.
+	Spans []int
+	// HourSmoothing is Profile.HourSmoothing.
+	HourSmoothing float64
 }
 
 // DefaultSettings are the settings training uses.
@@ -172,6 +207,9 @@ func DefaultSettings() Settings {
 		Quantile:     0.99,
 		EstimateBins: 10,
 		Seed:         13,
+		// The live windows (1h, 24h) and the monitor's days (24h).
+		Spans:         []int{1, 24},
+		HourSmoothing: 50,
 	}
 }
 
@@ -209,18 +247,66 @@ func NewProfile(train, valid []trip.Example, m Predictor, s Settings) (*Profile,
 		}
 		fp.Counts = make([]int64, fp.bins())
 	}
+	var byHour [NumFeatures][][]int64
+	if len(s.Spans) > 0 {
+		p.Version, p.HourSmoothing = ProfileVersion, s.HourSmoothing
+		for f := range NumFeatures {
+			if f != HourOfWeek {
+				byHour[f] = make([][]int64, HourBins-1)
+				for h := range byHour[f] {
+					byHour[f][h] = make([]int64, len(p.Features[f].Counts))
+				}
+			}
+		}
+	}
+	count := func(f Feature, h, b int) {
+		p.Features[f].Counts[b]++
+		if byHour[f] != nil && h < HourBins-1 {
+			byHour[f][h][b]++
+		}
+	}
 	for i := range train {
 		t := &train[i].Trip
-		p.Features[PickupZone].Counts[zoneBin(t.PULocationID)]++
-		p.Features[DropoffZone].Counts[zoneBin(t.DOLocationID)]++
-		p.Features[PassengerCategory].Counts[passengerBin(t.Passengers)]++
-		p.Features[HourOfWeek].Counts[hourBin(t)]++
+		h := hourBin(t)
+		count(PickupZone, h, zoneBin(t.PULocationID))
+		count(DropoffZone, h, zoneBin(t.DOLocationID))
+		count(PassengerCategory, h, passengerBin(t.Passengers))
+		count(HourOfWeek, h, h)
 	}
-	for _, v := range minutes {
-		p.Features[Estimate].Counts[estimateBin(edges, v)]++
+	for i, v := range minutes {
+		count(Estimate, hourBin(&est[i].Trip), estimateBin(edges, v))
+	}
+	for f := range NumFeatures {
+		if byHour[f] != nil {
+			p.Features[f].ByHour = sparseHours(byHour[f])
+		}
 	}
 	for f := range p.Features {
 		if err := p.Features[f].calibrate(s); err != nil {
+			return nil, fmt.Errorf("drift profile: %s: %w", p.Features[f].Name, err)
+		}
+	}
+	var real [NumFeatures][]timed
+	if p.Version >= 2 {
+		for i := range train {
+			t := &train[i].Trip
+			if t.Pickup.IsZero() {
+				continue
+			}
+			at, h := t.Pickup.Unix(), hourBin(t)
+			real[PickupZone] = append(real[PickupZone], timed{at, h, zoneBin(t.PULocationID)})
+			real[DropoffZone] = append(real[DropoffZone], timed{at, h, zoneBin(t.DOLocationID)})
+			real[PassengerCategory] = append(real[PassengerCategory], timed{at, h, passengerBin(t.Passengers)})
+			real[HourOfWeek] = append(real[HourOfWeek], timed{at, h, h})
+		}
+		for i, v := range minutes {
+			if t := &est[i].Trip; !t.Pickup.IsZero() {
+				real[Estimate] = append(real[Estimate], timed{t.Pickup.Unix(), hourBin(t), estimateBin(edges, v)})
+			}
+		}
+	}
+	for f := range NumFeatures {
+		if err := p.calibrateSpans(f, s, sortTimed(real[f])); err != nil {
 			return nil, fmt.Errorf("drift profile: %s: %w", p.Features[f].Name, err)
 		}
 	}
@@ -346,6 +432,9 @@ func (p *Profile) Validate() error {
 	if len(p.Features) != int(NumFeatures) {
 		return fmt.Errorf("drift profile: %d features; want %d", len(p.Features), NumFeatures)
 	}
+	if p.Version < 0 || p.Version > ProfileVersion {
+		return fmt.Errorf("drift profile: version %d: this build reads versions up to %d", p.Version, ProfileVersion)
+	}
 	for f := range NumFeatures {
 		fp := &p.Features[f]
 		if fp.Name != f.String() {
@@ -389,10 +478,21 @@ func (p *Profile) Validate() error {
 		if len(fp.Thresholds) == 0 {
 			return fmt.Errorf("drift profile: %s: no thresholds", fp.Name)
 		}
-		for i, t := range fp.Thresholds {
-			if t.Trips <= 0 || !finite(t.Score) || t.Score < 0 || (i > 0 && t.Trips <= fp.Thresholds[i-1].Trips) {
-				return fmt.Errorf("drift profile: %s: threshold %d (%d trips, %v): want increasing sizes and finite scores ≥ 0", fp.Name, i, t.Trips, t.Score)
-			}
+		if err := validThresholds(fp.Thresholds); err != nil {
+			return fmt.Errorf("drift profile: %s: %w", fp.Name, err)
+		}
+		if err := p.validateHours(f); err != nil {
+			return fmt.Errorf("drift profile: %s: %w", fp.Name, err)
+		}
+	}
+	return nil
+}
+
+// validThresholds checks thresholds: increasing sizes, finite scores ≥ 0.
+func validThresholds(ts []Threshold) error {
+	for i, t := range ts {
+		if t.Trips <= 0 || !finite(t.Score) || t.Score < 0 || (i > 0 && t.Trips <= ts[i-1].Trips) {
+			return fmt.Errorf("threshold %d (%d trips, %v): want increasing sizes and finite scores ≥ 0", i, t.Trips, t.Score)
 		}
 	}
 	return nil
@@ -404,7 +504,12 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 // of n trips: interpolated between calibrated sizes on log–log axes, and
 // beyond the largest as 1/n (the scores' sampling noise shrinks so).
 func (p *Profile) Threshold(f Feature, n int64) float64 {
-	ts := p.Features[f].Thresholds
+	return interpolate(p.Features[f].Thresholds, n)
+}
+
+// interpolate is the threshold of thresholds ts for a window of n trips,
+// as Profile.Threshold says.
+func interpolate(ts []Threshold, n int64) float64 {
 	if n <= int64(ts[0].Trips) {
 		return ts[0].Score
 	}
