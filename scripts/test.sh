@@ -52,6 +52,9 @@ go test -race -count=1 ./...
 step "batch memory stays flat (needs a build without -race)"
 go test -count=1 -run TestMemoryStaysFlat -v ./internal/batch | grep -E '^(---|ok|FAIL)|RSS|rows'
 
+step "live drift windows replaying real months (a single goroutine; too slow under -race)"
+go test -count=1 -run TestReplayRealMonths -v ./internal/drift/live | grep -E '^(---|ok|FAIL)|    --- '
+
 step "fuzz the decoders and the JSON string encoder (short; longer runs: make fuzz)"
 go test ./internal/model -run '^$' -fuzz FuzzDecode -fuzztime 10s
 go test ./internal/tripjson -run '^$' -fuzz FuzzDecode -fuzztime 10s
