@@ -252,6 +252,19 @@ func (p *Profile) Summary() string {
 		fmt.Fprintf(&b, "  %-19s %-5s %-10g %-12.4g %-12.4g %-12.4g %s\n", fp.Name, fp.Score, fp.MinEffect,
 			p.Threshold(f, 1000), p.Threshold(f, 10000), p.Threshold(f, 100000), fp.describe(f))
 	}
+	if p.Version < 2 {
+		b.WriteString("  profile version 1: no per-hour reference; windows of a few hours are scored against the whole week\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "windows of a few hours, against the reference of the hours of week they hold (each hour smoothed with %g trips of the week's mix); thresholds include the excess divergence of real training windows:\n", p.HourSmoothing)
+	fmt.Fprintf(&b, "  %-19s %-5s %-12s %-12s %-12s\n", "feature", "hours", "thr @200", "thr @2000", "thr @20000")
+	for f := range NumFeatures {
+		fp := &p.Features[f]
+		for _, sp := range fp.Spans {
+			fmt.Fprintf(&b, "  %-19s %-5d %-12.4g %-12.4g %-12.4g\n", fp.Name, sp.Hours,
+				interpolate(sp.Thresholds, 200), interpolate(sp.Thresholds, 2000), interpolate(sp.Thresholds, 20000))
+		}
+	}
 	return b.String()
 }
 
