@@ -20,7 +20,7 @@ import (
 	"github.com/taxieta/taxieta/internal/trip"
 )
 
-func defaultVersion(t *testing.T) *serving.ModelVersion {
+func defaultVersion(t testing.TB) *serving.ModelVersion {
 	t.Helper()
 	a, err := defaultmodel.Load()
 	if err != nil {
