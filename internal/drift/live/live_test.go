@@ -274,6 +274,7 @@ func TestReplayRealMonths(t *testing.T) {
 		}
 	}
 }
+
 // inMonth keeps the trips picked up in the month most trips are, leaving
 // out the few a file holds with a pickup years away.
 func inMonth(trips []trip.Trip) []trip.Trip {
