@@ -140,21 +140,57 @@ func (p *Profile) validateHours(f Feature) error {
 		if err := validThresholds(s.Thresholds); err != nil {
 			return fmt.Errorf("span of %d hours: %w", s.Hours, err)
 		}
+		if !finite(s.Floor) || s.Floor < 0 {
+			return fmt.Errorf("span of %d hours: floor %v: want a finite number ≥ 0", s.Hours, s.Floor)
+		}
 	}
 	return nil
 }
 
 // spanThresholds are f's thresholds for windows of about hours hours: the
-// calibrated span nearest on a log scale; nil when none is.
-func (fp *FeatureProfile) spanThresholds(hours int) []Threshold {
-	var best []Threshold
+// calibrated span nearest on a log scale, or, when the whole week (168
+// hours) is nearer, the whole week's; nil when none is.
+func (fp *FeatureProfile) spanThresholds(hours int) *SpanThresholds {
+	var best *SpanThresholds
 	d := math.Inf(1)
-	for _, s := range fp.Spans {
+	for i, s := range fp.Spans {
 		if x := math.Abs(math.Log(float64(s.Hours) / float64(hours))); x < d {
-			best, d = s.Thresholds, x
+			best, d = &fp.Spans[i], x
 		}
 	}
+	if best != nil && math.Abs(math.Log(float64(HourBins-1)/float64(hours))) < d {
+		return &SpanThresholds{Hours: HourBins - 1, Thresholds: fp.Thresholds}
+	}
 	return best
+}
+
+// effectiveHours is how many hours of week a sliding window's trips are
+// spread over (the perplexity of their hours, rounded; at least 1), or
+// clock when it holds no trip with a pickup time. A live window's trips
+// usually fall in the hours its clock covers, but a client may ask about
+// trips at any time (scoring last month's file through /predict): their
+// thresholds are then those of windows spread as widely.
+func effectiveHours(hours []int64, clock int) int {
+	var n int64
+	for _, v := range hours {
+		n += v
+	}
+	if n == 0 {
+		return clock
+	}
+	var h float64
+	for _, v := range hours {
+		if v > 0 {
+			p := float64(v) / float64(n)
+			h -= p * math.Log(p)
+		}
+	}
+	return max(1, int(math.Round(math.Exp(h))))
+}
+
+// threshold is the span's threshold for a window of n trips.
+func (st *SpanThresholds) threshold(n int64) float64 {
+	return max(st.Floor, interpolate(st.Thresholds, n))
 }
 
 // mixture sets out to the reference shares of feature f expected of a
@@ -291,7 +327,7 @@ func (p *Profile) realExcess(f Feature, span int, real []timed, q []float64, ali
 	if len(real) == 0 {
 		return excess
 	}
-	const draws = 8
+	const draws = 4
 	loo := make([]float64, len(q))
 	var dense [][]int64
 	if f != HourOfWeek {
@@ -400,7 +436,10 @@ func (p *Profile) calibrateSpans(f Feature, s Settings, real []timed) error {
 			aliases = append(aliases, newAlias(sh))
 		}
 	}
-	sizes := slices.Compact(slices.Sorted(slices.Values(s.Sizes)))
+	sizes := slices.Compact(slices.Sorted(slices.Values(s.SpanSizes)))
+	if len(sizes) == 0 {
+		sizes = slices.Compact(slices.Sorted(slices.Values(s.Sizes)))
+	}
 	spans := slices.Compact(slices.Sorted(slices.Values(s.Spans)))
 	obs := make([]int64, len(q))
 	exp := make([]float64, len(q))
@@ -415,7 +454,7 @@ func (p *Profile) calibrateSpans(f Feature, s Settings, real []timed) error {
 		}
 		rng := rand.New(rand.NewPCG(s.Seed, uint64(f)+1+uint64(span)<<8))
 		excess := p.realExcess(f, span, real, q, aliases, rng, s.Replicates)
-		st := SpanThresholds{Hours: span}
+		st := SpanThresholds{Hours: span, Floor: quantileOf(slices.Clone(excess), s.Quantile)}
 		cum := make([]float64, span+1)
 		for _, n := range sizes {
 			if n <= 0 {
@@ -498,7 +537,8 @@ func quantileOf(scores []float64, q float64) float64 {
 // the whole week (a batch run, a month). A window of a few hours sets
 // Hours: its features are scored against the reference of the hours of
 // week its trips were picked up in, with thresholds calibrated for windows
-// of that span (the nearest calibrated one). Whole says the window covers
+// of that span (the nearest calibrated one; for a sliding window, of the
+// span its trips are spread over, see effectiveHours). Whole says the window covers
 // exactly the Hours whole hours of week from FirstHour on (a calendar day:
 // 24 hours from its weekday's midnight), and only then is the hour of week
 // scored, within those hours; a sliding window's hour of week is not.
@@ -527,6 +567,10 @@ func (p *Profile) ScoreSpan(c *Counts, o Options, sp Span) [NumFeatures]FeatureS
 		minTrips = DefaultMinTrips
 	}
 	hours := c.Bins[offHour : offHour+HourBins]
+	spanHours := sp.Hours
+	if sp.Hours > 0 && !sp.Whole {
+		spanHours = effectiveHours(hours[:HourBins-1], sp.Hours)
+	}
 	var out [NumFeatures]FeatureScore
 	for f := range NumFeatures {
 		fp := &p.Features[f]
@@ -550,9 +594,9 @@ func (p *Profile) ScoreSpan(c *Counts, o Options, sp Span) [NumFeatures]FeatureS
 			fs.UnknownShare = float64(unknown) / float64(all)
 		}
 		q := fp.shares(f)
-		ts := fp.Thresholds
+		threshold := func(n int64) float64 { return interpolate(fp.Thresholds, n) }
 		if sp.Hours > 0 {
-			span := fp.spanThresholds(sp.Hours)
+			span := fp.spanThresholds(spanHours)
 			switch {
 			case f == HourOfWeek && p.Version < 2:
 				fs.NotScored = "the model's drift profile (version 1) has no reference for parts of the week"
@@ -579,17 +623,17 @@ func (p *Profile) ScoreSpan(c *Counts, o Options, sp Span) [NumFeatures]FeatureS
 						fs.Trips += obs[h]
 					}
 				}
-				q, obs, ts, fs.Reference = restricted, win, span, RefHours
+				q, obs, threshold, fs.Reference = restricted, win, span.threshold, RefHours
 			case p.Version >= 2 && span != nil:
 				exp := make([]float64, nb)
 				p.mixture(f, q, hours, exp)
-				q, ts, fs.Reference = exp, span, RefHours
+				q, threshold, fs.Reference = exp, span.threshold, RefHours
 			}
 		}
 		if fs.NotScored == "" && fs.Trips >= minTrips {
 			fs.Computed = true
 			fs.Score = score(fp.Score, q, obs, fs.Trips, f)
-			fs.Calibrated = interpolate(ts, fs.Trips)
+			fs.Calibrated = threshold(fs.Trips)
 			fs.Threshold = max(fs.Calibrated, fs.MinEffect)
 			fs.Flag = fs.Score > fs.Threshold
 		}

@@ -12,7 +12,10 @@
 // score is beyond both the calibrated threshold (so the shift is
 // statistically real: about 1% false alarms per window and feature) and a
 // minimum effect size (so a large window does not alarm on a shift too
-// small to matter).
+// small to matter). Windows of a few hours (the live 1h and 24h windows, a
+// day of the accuracy report) are scored against the reference of the
+// hours of week they hold, with thresholds calibrated for that (see
+// ScoreSpan and hours.go), so that a night or a Sunday is not drift.
 //
 // The package knows trips and predictions only: nothing of HTTP, files or
 // the model artifact, which carries a Profile.
@@ -159,6 +162,11 @@ type FeatureProfile struct {
 type SpanThresholds struct {
 	Hours      int         `json:"hours"`
 	Thresholds []Threshold `json:"thresholds"`
+	// Floor is the threshold's limit for windows of ever more trips: the
+	// quantile of the real windows' excess divergence alone, which no
+	// number of trips averages away. Beyond the largest calibrated size
+	// the threshold is the larger of Floor and the 1/n extrapolation.
+	Floor float64 `json:"floor"`
 }
 
 // Threshold is the bootstrap quantile of the score of windows of Trips
@@ -192,8 +200,10 @@ type Settings struct {
 	Seed uint64
 	// Spans are the window spans in hours calibrated for scoring against
 	// the hours a window covers (Profile.ScoreSpan); none makes a version 1
-	// profile.
-	Spans []int
+	// profile. SpanSizes are their window sizes (fewer than Sizes: each
+	// span's draws cost more, and beyond the largest its Floor holds).
+	Spans     []int
+	SpanSizes []int
 	// HourSmoothing is Profile.HourSmoothing.
 	HourSmoothing float64
 }
@@ -209,6 +219,7 @@ func DefaultSettings() Settings {
 		Seed:         13,
 		// The live windows (1h, 24h) and the monitor's days (24h).
 		Spans:         []int{1, 24},
+		SpanSizes:     []int{100, 200, 500, 1000, 2000, 5000},
 		HourSmoothing: 50,
 	}
 }

@@ -262,7 +262,7 @@ func (p *Profile) Summary() string {
 		fp := &p.Features[f]
 		for _, sp := range fp.Spans {
 			fmt.Fprintf(&b, "  %-19s %-5d %-12.4g %-12.4g %-12.4g\n", fp.Name, sp.Hours,
-				interpolate(sp.Thresholds, 200), interpolate(sp.Thresholds, 2000), interpolate(sp.Thresholds, 20000))
+				sp.threshold(200), sp.threshold(2000), sp.threshold(20000))
 		}
 	}
 	return b.String()
