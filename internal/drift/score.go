@@ -3,6 +3,7 @@ package drift
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -233,9 +234,13 @@ func newAlias(q []float64) *alias {
 	return a
 }
 
+// draw draws a bin. One 64-bit number gives both the column (its high
+// part times the number of columns) and the coin (what is left), which
+// halves the cost of calibrating a profile.
 func (a *alias) draw(r *rand.Rand) int {
-	i := r.IntN(len(a.prob))
-	if r.Float64() < a.prob[i] {
+	hi, lo := bits.Mul64(r.Uint64(), uint64(len(a.prob)))
+	i := int(hi)
+	if float64(lo>>11)/(1<<53) < a.prob[i] {
 		return i
 	}
 	return a.alias[i]
