@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/taxieta/taxieta/internal/buildinfo.version=$(VERS
 DEFAULT_MODEL := internal/defaultmodel/taxi-duration.taxieta
 DEFAULT_MODEL_EPOCH := 1700000000
 
-.PHONY: build run test unit lint vulncheck fuzz bench default-model check-default-model generate
+.PHONY: build run test unit lint vulncheck fuzz bench profile default-model check-default-model generate
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/taxieta ./cmd/taxieta
@@ -48,6 +48,10 @@ fuzz:
 
 bench:
 	./scripts/bench.sh
+
+# CPU and allocation profiles of serve under load (pprof, via --debug-addr).
+profile:
+	./scripts/profile.sh
 
 default-model:
 	SOURCE_DATE_EPOCH=$(DEFAULT_MODEL_EPOCH) $(GO) run ./cmd/taxieta train --data-dir $(DATA_DIR) \

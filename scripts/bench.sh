@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # make bench: load-tests taxieta serve against a bare net/http handler that
 # decodes the same JSON and answers a constant (tools/barehttp), from a
-# separate process (wrk) on loopback, at 1, 16 and 64 connections; then the
-# batch endpoint with 10,000-trip requests; then memory after 1 million
-# requests and the time from process start to ready.
-# Figures are only comparable within one run: this prints ratios.
+# separate process (wrk) on loopback, at 1, 16 and 64 connections in
+# alternating rounds (scripts/bench/predict.sh); then the batch endpoint
+# with 10,000-trip requests; then memory after 1 million requests and the
+# time from process start to ready.
+# Figures are only comparable within one run: this prints ratios, with the
+# median and spread of alternating rounds where there is a yardstick.
+# Environment: ROUNDS (default 5), ROUND_DURATION (default 5s), DURATION
+# (other runs, default 10s), OLD (a git revision to compare /predict with).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
@@ -13,17 +17,13 @@ tmp=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 go build -o "$tmp/taxieta" ./cmd/taxieta
-go build -o "$tmp/barehttp" ./tools/barehttp
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() { for _ in $(seq 1 500); do curl -fs -o /dev/null "$1" && return; sleep 0.01; done; echo "not ready: $1" >&2; exit 1; }
-# wait_up waits for any HTTP answer (the bare server has no probe route).
-wait_up() { for _ in $(seq 1 500); do curl -s -o /dev/null "$1" && return; sleep 0.01; done; echo "not up: $1" >&2; exit 1; }
 
-tport=$(port); bport=$(port)
+tport=$(port)
 # Request logging on, as in production.
 "$tmp/taxieta" serve --addr "127.0.0.1:$tport" --grpc-addr off 2>"$tmp/taxieta.log" & pids+=($!); tpid=$!
-"$tmp/barehttp" --addr "127.0.0.1:$bport" & pids+=($!)
-wait_ready "http://127.0.0.1:$tport/readyz"; wait_up "http://127.0.0.1:$bport/predict"
+wait_ready "http://127.0.0.1:$tport/readyz"
 
 # run_wrk URL CONNS SCRIPT → "rps p50 p99" (latencies in ms)
 run_wrk() {
@@ -41,13 +41,9 @@ to_ms() { # wrk prints 85.00us, 1.20ms, 2.01s
   awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'
 }
 
-printf '\nPOST /predict, %s per run, wrk on loopback (latency in ms)\n' "$DURATION"
-printf '%-6s %14s %8s %8s %14s %8s %8s %8s\n' conns taxieta_rps p50 p99 bare_rps p50 p99 ratio
-for c in 1 16 64; do
-  read -r trps tp50 tp99 < <(run_wrk "http://127.0.0.1:$tport/predict" "$c" scripts/bench/predict.lua)
-  read -r brps bp50 bp99 < <(run_wrk "http://127.0.0.1:$bport/predict" "$c" scripts/bench/predict.lua)
-  printf '%-6s %14.0f %8s %8s %14.0f %8s %8s %8.2f\n' "$c" "$trps" "$tp50" "$tp99" "$brps" "$bp50" "$bp99" "$(awk -v a="$trps" -v b="$brps" 'BEGIN{print a/b}')"
-done
+# /predict against the bare handler, alternating rounds at 1, 16 and 64
+# connections (and against OLD=REV when given).
+ROUNDS=${ROUNDS:-5} DURATION=${ROUND_DURATION:-5s} BIN="$tmp/taxieta" scripts/bench/predict.sh
 
 printf '\nPOST /predict/batch, 10,000 trips per request\n'
 for c in 1 2 4; do
@@ -55,12 +51,9 @@ for c in 1 2 4; do
   printf 'conns %-3s %8.1f requests/s = %10.0f predictions/s  p50 %s ms  p99 %s ms\n' "$c" "$rps" "$(awk -v r="$rps" 'BEGIN{print r*10000}')" "$p50" "$p99"
 done
 
-printf '\nOpen Inference Protocol v2 REST infer against POST /predict, one trip, 64 connections\n'
-for r in 1 2 3; do
-  read -r prps _ _ < <(run_wrk "http://127.0.0.1:$tport/predict" 64 scripts/bench/predict.lua)
-  read -r vrps vp50 vp99 < <(run_wrk "http://127.0.0.1:$tport/v2/models/taxi-duration/infer" 64 scripts/bench/v2infer.lua)
-  printf 'round %s  /predict %8.0f req/s  v2 %8.0f req/s (p50 %s ms, p99 %s ms)  ratio %.2f\n' "$r" "$prps" "$vrps" "$vp50" "$vp99" "$(awk -v a="$vrps" -v b="$prps" 'BEGIN{print a/b}')"
-done
+# OIP v2 one trip, gRPC and REST, against /predict in alternating rounds.
+printf '\n'
+ROUNDS=${ROUNDS:-5} DURATION=${ROUND_DURATION:-5s} scripts/bench/grpc.sh "$tmp/taxieta"
 printf '\nOpen Inference Protocol v2 REST infer, 10,000 trips per request (JSON tensors)\n'
 for c in 1 2; do
   read -r rps p50 p99 < <(run_wrk "http://127.0.0.1:$tport" "$c" scripts/bench/v2batch.lua)
@@ -93,3 +86,18 @@ done
 
 # What the prediction log costs at full load (alternating rounds).
 ROUNDS=${ROUNDS:-3} scripts/bench/predlog.sh "$tmp/taxieta"
+
+# The stream consumer against JetStream's own publish + consume rate
+# (nats bench), alternating rounds; with OLD=REV also the consumer at REV.
+printf '\n'
+ROUNDS=${ROUNDS:-5} scripts/bench/stream.sh ${OLD:-}
+
+# Batch scoring against DuckDB's lookup join of the same file, and the
+# scored file's size against DuckDB's rewrite of it, alternating rounds.
+printf '\n'
+ROUNDS=${ROUNDS:-5} scripts/bench/batch.sh
+
+# Training: the marginal cost per trip against DuckDB's scan and GROUP BY of
+# the same files, and peak memory from one month to 100x the shared months.
+printf '\n'
+ROUNDS=${ROUNDS:-5} scripts/bench/train.sh

@@ -8,7 +8,8 @@ TRIPS.json holds columns {"pu": [...], "do": [...], "pax": [...],
 server and model metadata and readiness with tritonclient's HTTP client,
 infers the first trip and all of them, with JSON and with binary tensors,
 with tritonclient and with the KServe SDK's InferenceRESTClient (or, with
---grpc, the same over gRPC with tritonclient.grpc), and writes what it got to
+--grpc, the same over gRPC with tritonclient.grpc, and the gRPC health
+service's Check and Watch with grpcio), and writes what it got to
 OUT.json for the Go test to judge. The two modes run in separate processes
 because kserve and tritonclient.grpc register the same protobuf names
 (inference.*) and cannot be imported together.
@@ -89,6 +90,26 @@ async def kserve_infer(base_url, model, cols, n, binary):
     return got
 
 
+def grpc_health(url):
+    """Checks and watches grpc.health.v1.Health with grpcio itself (the
+    venv has grpcio through tritonclient[grpc], not the grpc_health
+    package, so the messages are written by hand: a HealthCheckRequest for
+    service "" is empty, and a HealthCheckResponse is field 1, the status,
+    as a varint: 1 SERVING, 2 NOT_SERVING)."""
+    import grpc
+
+    def status(b):
+        return {b"": "UNKNOWN", b"\x08\x01": "SERVING", b"\x08\x02": "NOT_SERVING"}.get(bytes(b), repr(bytes(b)))
+
+    raw = dict(request_serializer=lambda m: m, response_deserializer=lambda b: b)
+    with grpc.insecure_channel(url) as ch:
+        check = ch.unary_unary("/grpc.health.v1.Health/Check", **raw)(b"", timeout=10)
+        watch = ch.unary_stream("/grpc.health.v1.Health/Watch", **raw)(b"", timeout=10)
+        first = next(watch)
+        watch.cancel()
+    return {"check": status(check), "watch": status(first)}
+
+
 def grpc_main(url, model, cols):
     """The report of the gRPC mode."""
     import tritonclient.grpc as grpcclient
@@ -101,6 +122,7 @@ def grpc_main(url, model, cols):
             "model_ready": gc.is_model_ready(model),
             "server": gc.get_server_metadata(as_json=True),
             "model": gc.get_model_metadata(model, as_json=True),
+            "health": grpc_health(url),
         },
         "results": {},
     }

@@ -47,10 +47,14 @@ for svc in scripts/services/*.sh; do
 done
 
 step "go test -race"
-go test -race -count=1 ./...
+go test -race -count=1 -timeout 30m ./...
 
 step "batch memory stays flat (needs a build without -race)"
 go test -count=1 -run TestMemoryStaysFlat -v ./internal/batch | grep -E '^(---|ok|FAIL)|RSS|rows'
+step "training memory stays flat (needs a build without -race)"
+go test -count=1 -run TestMemoryStaysFlat -v ./internal/training | grep -E '^(---|ok|FAIL)|RSS|trips'
+step "POST /predict allocates nothing in its handler, request after request (without -race, whose sync.Pool drops)"
+go test -count=1 -run 'TestPredictKeepsItsBuffer|TestPredictAllocations' ./internal/httpapi
 
 step "live drift windows replaying real months (a single goroutine; too slow under -race)"
 go test -count=1 -run TestReplayRealMonths -v ./internal/drift/live | grep -E '^(---|ok|FAIL)|    --- '

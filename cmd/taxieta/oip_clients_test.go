@@ -16,7 +16,7 @@ import (
 
 // TestOIPClients calls the real server's Open Inference Protocol v2 REST
 // endpoints with tritonclient and the KServe SDK, and its gRPC listener
-// with tritonclient.grpc (scripts/oip_clients.py, from the venv of
+// with tritonclient.grpc and the health service with grpcio (scripts/oip_clients.py, from the venv of
 // scripts/services/oip-clients.sh): metadata and readiness, then 1 and
 // 10,000 real trips of green 2024-03, in JSON and binary tensors, which must
 // be what POST /predict/batch answers for the same trips (it rounds to two
@@ -117,7 +117,10 @@ func TestOIPClients(t *testing.T) {
 	}
 	var got struct {
 		metadata
-		GRPC    metadata `json:"grpc"`
+		GRPC struct {
+			metadata
+			Health struct{ Check, Watch string } `json:"health"`
+		} `json:"grpc"`
 		Results map[string]struct {
 			Minutes      []float64 `json:"duration_minutes"`
 			Low          []float64 `json:"low_minutes"`
@@ -144,6 +147,9 @@ func TestOIPClients(t *testing.T) {
 	if g := got.GRPC; !g.Live || !g.Ready || !g.ModelReady || g.Server.Name != "taxieta" || g.Model.Name != want.Model.Name ||
 		!slices.Equal(g.Model.Versions, []string{want.Model.Version}) || len(g.Model.Inputs) != 4 {
 		t.Errorf("gRPC health and metadata: %+v", g)
+	}
+	if h := got.GRPC.Health; h.Check != "SERVING" || h.Watch != "SERVING" {
+		t.Errorf("grpcio's health Check and Watch: %+v; want SERVING", h)
 	}
 	round := func(v float64) float64 { return math.Round(float64(float32(v))*100) / 100 }
 	for _, key := range []string{"http-json-1", "http-json-10000", "http-binary-1", "http-binary-10000", "kserve-json-1", "kserve-json-10000", "kserve-binary-1", "kserve-binary-10000", "grpc-1", "grpc-10000"} {

@@ -26,6 +26,7 @@ import (
 type serveConfig struct {
 	addr         string
 	grpcAddr     string
+	debugAddr    string
 	model        modelFlags
 	predLog      predictionLogFlags
 	drift        driftFlags
@@ -46,12 +47,13 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	fs.String("config", "", "config file of `name = value` lines, one per flag name")
 	fs.StringVar(&cfg.addr, "addr", defaultServeAddr, "address to listen on")
 	fs.StringVar(&cfg.grpcAddr, "grpc-addr", defaultGRPCAddr, "address of the Open Inference Protocol v2 gRPC listener (\"off\" turns it off)")
+	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "address of a separate listener with Go's profiler at /debug/pprof/ (empty: none; keep it off public networks)")
 	cfg.model.register(fs, true)
 	cfg.predLog.register(fs)
 	cfg.drift.register(fs)
 	fs.DurationVar(&cfg.grace, "grace-period", 10*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.DurationVar(&cfg.drainDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving with readiness false before closing the listener (lets load balancers notice)")
-	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "longest time to read a request, body included")
+	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "longest time to read a request, headers and body")
 	fs.DurationVar(&cfg.writeTimeout, "write-timeout", 30*time.Second, "longest time to write a response")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	fs.IntVar(&cfg.api.MaxBatch, "max-batch", cfg.api.MaxBatch, "most trips in one /predict/batch request")
@@ -150,15 +152,27 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, v
 		}()
 	}
 	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: min(cfg.readTimeout, 10*time.Second),
-		ReadTimeout:       cfg.readTimeout,
-		WriteTimeout:      cfg.writeTimeout,
-		IdleTimeout:       cfg.idleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		Handler: api,
+		// No ReadHeaderTimeout: headers share --read-timeout with the body,
+		// so net/http sets one read deadline per request, not two.
+		ReadTimeout:  cfg.readTimeout,
+		WriteTimeout: cfg.writeTimeout,
+		IdleTimeout:  cfg.idleTimeout,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:  func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.debugAddr != "" {
+		dsrv, err := serveDebug(cfg.debugAddr, log)
+		if err != nil {
+			_ = srv.Close()
+			if gsrv != nil {
+				gsrv.Stop()
+			}
+			return fmt.Errorf("serve: %w", err)
+		}
+		defer dsrv.Close()
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "grpc_addr", grpcShown, "model", lm.Name, "model_version", lm.Version, "source", lm.Source,
 		"app_version", buildinfo.Version(), "startup_ms", float64(time.Since(start).Microseconds())/1000)
 	flush() // operators and probes look for this line at once
@@ -185,6 +199,7 @@ func listenAndServe(ctx context.Context, cfg serveConfig, api *httpapi.Server, v
 	go func() {
 		defer close(gdone)
 		if gsrv != nil {
+			v2.EndWatches() // a health Watch stream would hold GracefulStop
 			gsrv.GracefulStop()
 		}
 	}()

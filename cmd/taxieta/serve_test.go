@@ -203,6 +203,16 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Error("metrics do not count the gRPC prediction under protocol v2-grpc")
 	}
 
+	// A health Watch stream, as gRPC clients and load balancers hold one:
+	// SERVING now, NOT_SERVING on SIGTERM, and it must not hold shutdown.
+	watch, err := health.Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := watch.Recv(); err != nil || h.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("gRPC health Watch: %v, %v; want SERVING", h, err)
+	}
+
 	// A slow request: headers and half the body now, the rest after SIGTERM.
 	body := `{"PULocationID": 74, "DOLocationID": 75}`
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
@@ -226,6 +236,9 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if h, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || h.Status != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Errorf("gRPC health during drain: %v, %v; want NOT_SERVING", h, err)
+	}
+	if h, err := watch.Recv(); err != nil || h.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("gRPC health Watch during drain: %v, %v; want NOT_SERVING", h, err)
 	}
 	time.Sleep(400 * time.Millisecond) // past the drain delay: shutdown is waiting for us
 	if _, err := io.WriteString(conn, body[10:]); err != nil {

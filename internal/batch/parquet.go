@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,10 +31,18 @@ import (
 //     digits, so a row costs about two bytes, and no compression is needed;
 //   - the zones RLE_DICTIONARY over a fixed dictionary of every zone id,
 //     nine bits a row;
+//   - the passenger count and the actual minutes RLE_DICTIONARY over a
+//     dictionary of the row group's values (a few passenger counts, a few
+//     thousand whole-second durations: under two bytes a row where PLAIN
+//     takes eight), found in a small hash table of their bits; a row group
+//     with more distinct values than maxDictionary writes its later pages
+//     PLAIN, as Arrow's writer falls back;
+//   - the pickup time DELTA_BINARY_PACKED: a file's rows come roughly in
+//     pickup order, so the differences take about four bytes, not eight;
 //   - the model's name and version RLE_DICTIONARY over a one-value
 //     dictionary, a few bytes a page;
-//   - the rest PLAIN, with the passenger count (few distinct values)
-//     compressed with snappy.
+//   - the estimates PLAIN (float32 with nearly every value distinct:
+//     neither a dictionary nor snappy gains).
 //
 // Definition levels are RLE; the numeric columns have min/max statistics
 // (none for a row group's column that holds a NaN). The file says format
@@ -75,22 +84,26 @@ type columnSpec struct {
 	optional  bool
 	text      bool // UTF-8 string
 	timestamp bool // TIMESTAMP(MICROS), not adjusted to UTC: NYC wall-clock time
-	// encoding of the data pages: format.Plain, format.DeltaByteArray, or
-	// format.RLEDictionary (the dictionary is dictionaryValues').
+	// encoding of the data pages: format.Plain, format.DeltaByteArray,
+	// format.DeltaBinaryPacked or format.RLEDictionary (the dictionary is
+	// dictionaryValues').
 	encoding format.Encoding
-	// snappy compresses the pages. It pays only on the passenger count:
-	// on the other columns it saves nothing (the estimates' float bits)
-	// or a fifth at most (times, minutes) for a third of the encoding time.
+	// dynamic marks a dictionary made of the row group's own values
+	// (chunkWriter.dict), not a fixed one.
+	dynamic bool
+	// snappy compresses the pages. No column has it now: on the estimates
+	// (float bits) it saves nothing, and the other columns' encodings
+	// leave it little, for a third of the encoding time.
 	snappy bool
 }
 
 var outputColumns = [numColumns]columnSpec{
 	colRideID:       {typ: format.ByteArray, text: true, encoding: format.DeltaByteArray},
-	colPickup:       {typ: format.Int64, optional: true, timestamp: true},
+	colPickup:       {typ: format.Int64, optional: true, timestamp: true, encoding: format.DeltaBinaryPacked},
 	colPU:           {typ: format.Int32, encoding: format.RLEDictionary},
 	colDO:           {typ: format.Int32, encoding: format.RLEDictionary},
-	colPassengers:   {typ: format.Double, optional: true, snappy: true},
-	colActual:       {typ: format.Double, optional: true},
+	colPassengers:   {typ: format.Double, optional: true, encoding: format.RLEDictionary, dynamic: true},
+	colActual:       {typ: format.Double, optional: true, encoding: format.RLEDictionary, dynamic: true},
 	colPredicted:    {typ: format.Float},
 	colLow:          {typ: format.Float},
 	colHigh:         {typ: format.Float},
@@ -107,6 +120,20 @@ const zoneBitWidth = 9
 // (the index of zone z is z-1), or the model's name or version.
 func (p *parquetWriter) dictionaryValues(ci int) ([]byte, int) {
 	le := binary.LittleEndian
+	if outputColumns[ci].dynamic {
+		d := &p.chunks[ci].dict
+		if len(d.values) == 0 {
+			// No value in the row group (all null): one entry, which no
+			// index refers to, as a dictionary page of none may puzzle
+			// a reader.
+			d.values = append(d.values, 0)
+		}
+		b := make([]byte, 0, 8*len(d.values))
+		for _, x := range d.values {
+			b = le.AppendUint64(b, x)
+		}
+		return b, len(d.values)
+	}
 	switch ci {
 	case colPU, colDO:
 		b := make([]byte, 0, 4*trip.MaxZone)
@@ -136,10 +163,11 @@ const encoders = 2
 
 // chunkWriter accumulates one column's pages for the current row group.
 type chunkWriter struct {
-	// pages are the page headers and compressed bodies, one slice a page,
-	// each allocated at its size (a growing buffer would copy them over
-	// and over).
-	pages        [][]byte
+	// pages are the page headers and bodies end to end. The buffer is
+	// kept from one row group to the next: it grows in the first and is
+	// reused after, where allocating each page afresh had the garbage
+	// collector clear and reclaim the whole output once more.
+	pages        []byte
 	values       int64 // values, nulls included
 	nulls        int64
 	uncompressed int64 // page headers and uncompressed bodies
@@ -151,6 +179,10 @@ type chunkWriter struct {
 	// out, would then not cover that page's other values, so the chunk
 	// gets none.
 	nan bool
+	// dict is the row group's dictionary of a dynamic column; plainPages
+	// is set once it is full, when the chunk's later pages are PLAIN.
+	dict       valueDict
+	plainPages bool
 }
 
 // pageScratch is an encoder's working memory, reused from page to page and
@@ -167,8 +199,9 @@ type pageScratch struct {
 	offsets    []uint32 // where each id starts in ids, and the end
 	prefixes   []int32  // each id's prefix length
 	lengths    []int32  // each id's suffix length
-	zones      []int32  // the page's zone indexes
-	packed     []byte   // the zone indexes, bit-packed
+	zones      []int32  // the page's zone (or dictionary) indexes
+	packed     []byte   // the indexes bit-packed, or the times delta-encoded
+	times      []int64  // the page's present pickup times
 	// rle is the RLE encoder of the zones or the levels, here because its
 	// errors would refer to it: one made afresh for each page would be
 	// allocated for each.
@@ -264,10 +297,17 @@ func (p *parquetWriter) encodePage(ci int, rows []tripRow, s *pageScratch) error
 		v, err = p.encodeRideIDs(v, rows, s)
 	case colPickup:
 		levels, v, st = appendPickups(levels, v, rows)
+		v, err = s.deltaInt64s(v)
 	case colPU, colDO:
 		v, st, err = appendZones(v, ci, rows, s)
 	case colPassengers, colActual:
 		levels, v, st = appendOptionalDoubles(levels, v, ci, rows)
+		if !c.plainPages {
+			var ok bool
+			if v, ok, err = c.dict.encode(ci, v, s); err == nil && !ok {
+				c.plainPages = true // v is still PLAIN
+			}
+		}
 	case colPredicted, colLow, colHigh:
 		v, st = appendEstimates(v, ci, rows)
 	case colModelName, colModelVersion:
@@ -282,7 +322,24 @@ func (p *parquetWriter) encodePage(ci int, rows []tripRow, s *pageScratch) error
 	if err != nil {
 		return err
 	}
-	err = c.appendPage(dataPageHeader(spec.encoding, len(rows), st.nulls), body, spec.snappy, s)
+	enc := spec.encoding
+	if c.plainPages {
+		enc = format.Plain
+	}
+	if cap(c.pages) == 0 && len(rows) > 0 {
+		// The first page sizes the buffer for a whole row group at its
+		// rate, with some room: grown by appending instead, it was
+		// copied and, fresh memory being faulted in page by page, paid
+		// for about twice its size in a run of one row group. A first
+		// page shorter than a chunk is a small input: room for a few
+		// such pages, then appending.
+		expect := RowGroupRows
+		if len(rows) < chunkRows {
+			expect = 4 * len(rows)
+		}
+		c.pages = make([]byte, 0, (len(body)+64)*expect/len(rows)*9/8)
+	}
+	err = c.appendPage(dataPageHeader(enc, len(rows), st.nulls), body, spec.snappy, s)
 	c.values += int64(len(rows))
 	c.nulls += int64(st.nulls)
 	return err
@@ -366,6 +423,158 @@ func appendPickups(levels []uint8, v []byte, rows []tripRow) ([]uint8, []byte, p
 	return levels, v, st
 }
 
+// deltaInt64s re-encodes plain, the page's PLAIN int64 values, as
+// DELTA_BINARY_PACKED, in s; plain's own buffer then holds the result.
+func (s *pageScratch) deltaInt64s(plain []byte) ([]byte, error) {
+	le := binary.LittleEndian
+	times := s.times[:0]
+	for b := plain; len(b) >= 8; b = b[8:] {
+		times = append(times, int64(le.Uint64(b)))
+	}
+	s.times = times
+	var err error
+	if s.packed, err = new(delta.BinaryPackedEncoding).EncodeInt64(s.packed[:0], times); err != nil {
+		return plain, err
+	}
+	return append(plain[:0], s.packed...), nil
+}
+
+// maxDictionary is the most values a row group's dynamic dictionary takes:
+// beyond that (a column of nearly all distinct values) an index of 17 bits
+// or more and the dictionary's own copy of each value cost more than the
+// eight bytes of PLAIN.
+const maxDictionary = 1 << 15
+
+// valueDict is the dictionary of a dynamic column for one row group: its
+// values (float64 bits) in the order first met, and where to find a value's
+// index. Most values are small whole numbers of something (passengers,
+// seconds of a duration): their indexes are in a table by that number,
+// which stays in the processor's cache; the others are in an
+// open-addressing hash table of their bits, which grows as they do.
+type valueDict struct {
+	values []uint64
+	// direct holds index+1 of a value by its code (dictCode), 0 when not
+	// yet met.
+	direct []int32
+	// slots hold the other values' bits and index+1 (0 when empty); len
+	// is a power of two at least twice the values in it.
+	slots   []dictSlot
+	inSlots int
+}
+
+type dictSlot struct {
+	bits  uint64
+	index int32
+}
+
+// directCodes is the size of valueDict.direct: durations up to four and a
+// half hours in whole seconds, passenger counts 0..9.
+const directCodes = 1 << 14
+
+// dictCode is the small whole number a dynamic column's value stands for,
+// when it is one: x itself for the passenger count, x in seconds for the
+// actual minutes when x is a whole number of seconds (as actualMinutes
+// computes it from microseconds), bit for bit: -0 is not 0.
+func dictCode(ci int, bits uint64) (int, bool) {
+	x := math.Float64frombits(bits)
+	if ci == colPassengers {
+		k := int(x)
+		return k, k >= 0 && k < directCodes && math.Float64bits(float64(k)) == bits
+	}
+	k := int64(x*60 + 0.5)
+	return int(k), k >= 0 && k < directCodes && math.Float64bits(float64(k*1e6)/60e6) == bits
+}
+
+// reset empties the dictionary for the next row group, keeping its memory.
+func (d *valueDict) reset() {
+	d.values = d.values[:0]
+	clear(d.direct)
+	clear(d.slots)
+	d.inSlots = 0
+}
+
+// index returns the index of the value with bits x of column ci, adding it
+// when new; ok is false when it is new and the dictionary is full.
+func (d *valueDict) index(ci int, x uint64) (int32, bool) {
+	if k, ok := dictCode(ci, x); ok {
+		if d.direct == nil {
+			d.direct = make([]int32, directCodes)
+		}
+		if i := d.direct[k]; i != 0 {
+			return i - 1, true
+		}
+		if len(d.values) >= maxDictionary {
+			return 0, false
+		}
+		d.values = append(d.values, x)
+		d.direct[k] = int32(len(d.values))
+		return int32(len(d.values) - 1), true
+	}
+	if 2*d.inSlots >= len(d.slots) {
+		d.grow()
+	}
+	mask := uint64(len(d.slots) - 1)
+	for h := (x * 0x9E3779B97F4A7C15) >> 32 & mask; ; h = (h + 1) & mask {
+		sl := &d.slots[h]
+		switch {
+		case sl.index == 0:
+			if len(d.values) >= maxDictionary {
+				return 0, false
+			}
+			d.values = append(d.values, x)
+			*sl = dictSlot{bits: x, index: int32(len(d.values))}
+			d.inSlots++
+			return int32(len(d.values) - 1), true
+		case sl.bits == x:
+			return sl.index - 1, true
+		}
+	}
+}
+
+// grow doubles the hash table (from 1,024 slots) and puts its values back.
+func (d *valueDict) grow() {
+	old := d.slots
+	d.slots = make([]dictSlot, max(1024, 2*len(old)))
+	mask := uint64(len(d.slots) - 1)
+	for _, sl := range old {
+		if sl.index == 0 {
+			continue
+		}
+		h := (sl.bits * 0x9E3779B97F4A7C15) >> 32 & mask
+		for d.slots[h].index != 0 {
+			h = (h + 1) & mask
+		}
+		d.slots[h] = sl
+	}
+}
+
+// encode re-encodes plain, a page's PLAIN 8-byte values, as RLE_DICTIONARY
+// indexes into d (the bit width, then the indexes RLE/bit-packed), in s;
+// plain's own buffer then holds the result. ok is false when d is full
+// before the page's values are all in it: plain is returned as it was,
+// and the values added stay in d unused.
+func (d *valueDict) encode(ci int, plain []byte, s *pageScratch) (_ []byte, ok bool, err error) {
+	idx := s.zones[:0]
+	for b := plain; len(b) >= 8; b = b[8:] {
+		k, ok := d.index(ci, binary.LittleEndian.Uint64(b))
+		if !ok {
+			return plain, false, nil
+		}
+		idx = append(idx, k)
+	}
+	s.zones = idx
+	width := 1 // for an empty or one-value dictionary too
+	if n := len(d.values); n > 2 {
+		width = bits.Len(uint(n - 1))
+	}
+	s.rle = rle.Encoding{BitWidth: width}
+	if s.packed, err = s.rle.EncodeInt32(s.packed[:0], idx); err != nil {
+		return plain, true, err
+	}
+	v := append(plain[:0], byte(width))
+	return append(v, s.packed...), true, nil
+}
+
 // appendZones appends the pickup (colPU) or drop-off (colDO) zones to v as
 // RLE_DICTIONARY indexes into the zone dictionary: the bit width, then the
 // indexes RLE/bit-packed. A zone the dictionary lacks is an error (scoring
@@ -417,19 +626,34 @@ func appendOptionalDoubles(levels []uint8, v []byte, ci int, rows []tripRow) ([]
 }
 
 // appendEstimates appends the estimate (colPredicted) or the low (colLow)
-// or high (colHigh) end of its interval, PLAIN, to v.
+// or high (colHigh) end of its interval, PLAIN, to v. A loop a field, with
+// the bounds in float32, keeps each loop a few instructions a row.
 func appendEstimates(v []byte, ci int, rows []tripRow) ([]byte, pageStats) {
-	st := noValues
-	for i := range rows {
-		x := rows[i].Pred.Minutes
-		switch ci {
-		case colLow:
-			x = rows[i].Pred.Low
-		case colHigh:
-			x = rows[i].Pred.High
+	n := len(v)
+	v = slices.Grow(v, 4*len(rows))[:n+4*len(rows)]
+	out := v[n:]
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	put := func(i int, x float32) {
+		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	switch ci {
+	case colLow:
+		for i := range rows {
+			put(i, rows[i].Pred.Low)
 		}
-		v = binary.LittleEndian.AppendUint32(v, math.Float32bits(x))
-		st.flo, st.fhi = min(st.flo, float64(x)), max(st.fhi, float64(x))
+	case colHigh:
+		for i := range rows {
+			put(i, rows[i].Pred.High)
+		}
+	default:
+		for i := range rows {
+			put(i, rows[i].Pred.Minutes)
+		}
+	}
+	st := noValues
+	if len(rows) > 0 {
+		st.flo, st.fhi = float64(lo), float64(hi)
 	}
 	return v, st
 }
@@ -521,9 +745,7 @@ func (c *chunkWriter) appendPage(h format.PageHeader, body []byte, snappy bool, 
 	if err != nil {
 		return err
 	}
-	page := make([]byte, 0, len(header)+len(stored))
-	page = append(page, header...)
-	c.pages = append(c.pages, append(page, stored...))
+	c.pages = append(append(c.pages, header...), stored...)
 	c.uncompressed += int64(len(header) + len(body))
 	return nil
 }
@@ -565,7 +787,7 @@ func (p *parquetWriter) flushRowGroup() error {
 			}, body, spec.snappy, &p.scratch[0]); err != nil {
 				return err
 			}
-			if err := p.put(d.pages[0]); err != nil {
+			if err := p.put(d.pages); err != nil {
 				return err
 			}
 			md.DictionaryPageOffset = start
@@ -578,10 +800,8 @@ func (p *parquetWriter) flushRowGroup() error {
 			md.Encoding = append(md.Encoding, format.RLE)
 		}
 		md.DataPageOffset = p.offset
-		for _, page := range c.pages {
-			if err := p.put(page); err != nil {
-				return err
-			}
+		if err := p.put(c.pages); err != nil {
+			return err
 		}
 		md.TotalCompressedSize = p.offset - start
 		md.TotalUncompressedSize = dictUncompressed + c.uncompressed
@@ -591,8 +811,8 @@ func (p *parquetWriter) flushRowGroup() error {
 		rg.Columns = append(rg.Columns, format.ColumnChunk{FileOffset: start, MetaData: md})
 		rg.TotalByteSize += md.TotalUncompressedSize
 		rg.TotalCompressedSize += md.TotalCompressedSize
-		clear(c.pages)
-		*c = chunkWriter{pages: c.pages[:0]}
+		c.dict.reset()
+		*c = chunkWriter{pages: c.pages[:0], dict: c.dict}
 	}
 	p.rowGroups = append(p.rowGroups, rg)
 	p.inGroup = 0

@@ -3,6 +3,8 @@ package batch
 import (
 	"encoding/binary"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -459,7 +461,10 @@ func TestEncodeStepsAllocateNothing(t *testing.T) {
 		}
 	}
 	p := &parquetWriter{ids: idCounter{ids: rideIDs{prefix: "2021/01_"}}}
-	var s pageScratch
+	var (
+		s    pageScratch
+		dict valueDict
+	)
 	steps := []struct {
 		name string
 		f    func()
@@ -470,12 +475,229 @@ func TestEncodeStepsAllocateNothing(t *testing.T) {
 		{"passengers", func() { s.defs, s.encoded, _ = appendOptionalDoubles(s.defs[:0], s.encoded[:0], colPassengers, rows) }},
 		{"actual", func() { s.defs, s.encoded, _ = appendOptionalDoubles(s.defs[:0], s.encoded[:0], colActual, rows) }},
 		{"estimates", func() { s.encoded, _ = appendEstimates(s.encoded[:0], colHigh, rows) }},
+		{"pickups, delta", func() {
+			s.defs, s.encoded, _ = appendPickups(s.defs[:0], s.encoded[:0], rows)
+			s.encoded, _ = s.deltaInt64s(s.encoded)
+		}},
+		{"actual, dictionary", func() {
+			s.defs, s.encoded, _ = appendOptionalDoubles(s.defs[:0], s.encoded[:0], colActual, rows)
+			s.encoded, _, _ = dict.encode(colActual, s.encoded, &s)
+		}},
 		{"one-value run", func() { s.encoded = appendFirstEntryRun(s.encoded[:0], len(rows)) }},
 		{"body", func() { _, _ = s.pageBody(true, s.defs, s.encoded, len(rows)) }},
 	}
 	for _, step := range steps {
 		if n := testing.AllocsPerRun(10, step.f); n != 0 {
 			t.Errorf("%s: %v allocations a page; want 0", step.name, n)
+		}
+	}
+}
+
+// plainDoubles is PLAIN doubles.
+func plainDoubles(xs ...float64) []byte {
+	var b []byte
+	for _, x := range xs {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	return b
+}
+
+func TestDictCode(t *testing.T) {
+	tests := []struct {
+		ci     int
+		x      float64
+		code   int
+		direct bool
+	}{
+		{colPassengers, 0, 0, true},
+		{colPassengers, 9, 9, true},
+		{colPassengers, math.Copysign(0, -1), 0, false},
+		{colPassengers, 2.5, 0, false},
+		{colPassengers, -1, 0, false},
+		{colPassengers, math.NaN(), 0, false},
+		{colActual, 0, 0, true},
+		{colActual, float64(754e6) / 60e6, 754, true},
+		{colActual, float64(directCodes*1e6) / 60e6, 0, false},
+		{colActual, float64(754_250_000) / 60e6, 0, false}, // a fraction of a second
+		{colActual, 12.5666, 0, false},                     // not what microseconds give
+		{colActual, float64(-60e6) / 60e6, 0, false},
+		{colActual, math.Inf(1), 0, false},
+	}
+	for _, tt := range tests {
+		code, ok := dictCode(tt.ci, math.Float64bits(tt.x))
+		if ok != tt.direct || ok && code != tt.code {
+			t.Errorf("dictCode(%s, %v) = %d, %v; want %d, %v", columnNames[tt.ci], tt.x, code, ok, tt.code, tt.direct)
+		}
+	}
+}
+
+func TestValueDictEncode(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name       string
+		pages      [][]float64
+		wantValues []float64 // the dictionary after the pages
+		wantIdx    []int32   // the last page's indexes
+	}{
+		{"one page", [][]float64{{3, 1, 3, 3, 0.25}}, []float64{3, 1, 0.25}, []int32{0, 1, 0, 0, 2}},
+		{"values met again on a later page", [][]float64{{5, 6}, {6, 7, 5}}, []float64{5, 6, 7}, []int32{1, 2, 0}},
+		{"bits, not ==: -0 and 0, NaN", [][]float64{{0, math.Copysign(0, -1), nan, nan}}, []float64{0, math.Copysign(0, -1), nan}, []int32{0, 1, 2, 2}},
+		{"no values", [][]float64{{}}, nil, nil},
+		{"whole seconds and others", [][]float64{{0.5, 1.0 / 60, 0.5, 1e9, 3.0 / 60, -1.0 / 60, 1.0 / 60}},
+			[]float64{0.5, 1.0 / 60, 1e9, 3.0 / 60, -1.0 / 60}, []int32{0, 1, 0, 2, 3, 4, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var (
+				d   valueDict
+				s   pageScratch
+				out []byte
+			)
+			for _, page := range tt.pages {
+				var ok bool
+				var err error
+				if out, ok, err = d.encode(colActual, plainDoubles(page...), &s); err != nil || !ok {
+					t.Fatalf("encode: ok %v, %v", ok, err)
+				}
+			}
+			var got []float64
+			for _, x := range d.values {
+				got = append(got, math.Float64frombits(x))
+			}
+			if len(got) != len(tt.wantValues) || !slices.Equal(uint64sOf(got), uint64sOf(tt.wantValues)) {
+				t.Errorf("dictionary %v; want %v", got, tt.wantValues)
+			}
+			width := int(out[0])
+			if wantWidth := max(1, bitsFor(len(d.values))); width != wantWidth {
+				t.Errorf("bit width %d; want %d", width, wantWidth)
+			}
+			enc := rle.Encoding{BitWidth: width}
+			idx, err := enc.DecodeInt32(nil, out[1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := idx[:min(len(idx), len(tt.wantIdx))]; !slices.Equal(got, tt.wantIdx) {
+				t.Errorf("indexes %v; want %v", got, tt.wantIdx)
+			}
+		})
+	}
+}
+
+func uint64sOf(xs []float64) []uint64 {
+	var u []uint64
+	for _, x := range xs {
+		u = append(u, math.Float64bits(x))
+	}
+	return u
+}
+
+// bitsFor is the bit width of indexes into n values.
+func bitsFor(n int) int {
+	w := 0
+	for ; n > 1<<w; w++ {
+	}
+	return w
+}
+
+// A page whose new values do not fit the dictionary is left PLAIN; the
+// values before it keep their indexes, and a reset empties the dictionary
+// for the next row group.
+func TestValueDictFull(t *testing.T) {
+	var (
+		d valueDict
+		s pageScratch
+	)
+	first := make([]float64, maxDictionary)
+	for i := range first {
+		first[i] = float64(i) / 60
+	}
+	if _, ok, err := d.encode(colActual, plainDoubles(first...), &s); !ok || err != nil {
+		t.Fatalf("a page of %d distinct values: ok %v, %v", maxDictionary, ok, err)
+	}
+	if k, ok := d.index(colActual, math.Float64bits(first[123])); !ok || k != 123 {
+		t.Fatalf("index of a value in the full dictionary: %d, %v", k, ok)
+	}
+	page := plainDoubles(first[7], -1, first[8])
+	out, ok, err := d.encode(colActual, slices.Clone(page), &s)
+	if ok || err != nil || !slices.Equal(out, page) {
+		t.Fatalf("a page with a new value: ok %v, %v, changed %v", ok, err, !slices.Equal(out, page))
+	}
+	d.reset()
+	if k, ok := d.index(colActual, math.Float64bits(-1)); !ok || k != 0 || len(d.values) != 1 {
+		t.Fatalf("after reset: index %d, %v, %d values", k, ok, len(d.values))
+	}
+}
+
+func TestDeltaInt64s(t *testing.T) {
+	for _, times := range [][]int64{nil, {5}, {1_614_556_800_000_000, 1_614_556_801_000_000, 1_614_556_700_000_000, -7, math.MaxInt64, math.MinInt64}} {
+		var plain []byte
+		for _, x := range times {
+			plain = binary.LittleEndian.AppendUint64(plain, uint64(x))
+		}
+		var s pageScratch
+		out, err := s.deltaInt64s(append([]byte(nil), plain...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := new(delta.BinaryPackedEncoding).DecodeInt64(nil, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, times) && len(got)+len(times) > 0 {
+			t.Errorf("delta of %v reads back as %v", times, got)
+		}
+	}
+}
+
+// A row group with more distinct durations than a dictionary takes writes
+// its later pages of actual_minutes PLAIN, and the next row group starts a
+// dictionary afresh; parquet-go reads every value back (pyarrow and DuckDB
+// read the same case in readBackInputs).
+func TestDictionaryFallbackReadsBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := newParquetWriter(f, outputMeta{ids: rideIDs{prefix: "2019/03_"}, modelName: "m", modelVersion: "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := RowGroupRows + 1000
+	rows := make([]tripRow, n)
+	for i := range rows {
+		pickup := int64(1_551_398_400+3*i) * 1e6
+		rows[i] = tripRow{
+			Index: int64(i), PickupMicros: pickup, DropoffMicros: pickup + int64(i%(2*maxDictionary))*1e6,
+			PULocationID: 1, DOLocationID: 2, Passengers: float64(i % 3),
+		}
+	}
+	if err := p.write(rows[:3*pageRows]); err != nil {
+		t.Fatal(err)
+	}
+	if !p.chunks[colActual].plainPages || p.chunks[colPassengers].plainPages {
+		t.Fatalf("after %d distinct durations: actual minutes PLAIN %v, passengers PLAIN %v; want true, false",
+			3*pageRows, p.chunks[colActual].plainPages, p.chunks[colPassengers].plainPages)
+	}
+	if err := p.write(rows[3*pageRows:]); err != nil {
+		t.Fatal(err)
+	}
+	if p.chunks[colActual].plainPages || len(p.chunks[colActual].dict.values) != 1000 {
+		t.Fatalf("second row group: PLAIN %v, %d dictionary values; want a dictionary of 1000",
+			p.chunks[colActual].plainPages, len(p.chunks[colActual].dict.values))
+	}
+	if err := p.close(); err != nil {
+		t.Fatal(err)
+	}
+	got := readOutput(t, path)
+	if len(got) != n {
+		t.Fatalf("%d rows read; want %d", len(got), n)
+	}
+	for i, r := range got {
+		want, _ := rows[i].actualMinutes()
+		if r.Actual == nil || *r.Actual != want || *r.Passengers != rows[i].Passengers {
+			t.Fatalf("row %d: actual %v passengers %v; want %v, %v", i, r.Actual, r.Passengers, want, rows[i].Passengers)
 		}
 	}
 }

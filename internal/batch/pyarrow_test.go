@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/taxieta/taxieta/internal/testenv"
 	"github.com/taxieta/taxieta/internal/trip"
@@ -59,17 +60,31 @@ for g in range(md.num_row_groups):
             print(where + ": no min and max")
 `
 
-// The parquet output must read the same in pyarrow, the reader most of
-// its users have, as in parquet-go: every value of every row, for a real
-// month (ids counted up, pages of 8,192 rows, nulls), for JSON Lines with
-// ids of their own, for more rows than a row group holds (no durations:
-// a column all null) and for no rows; and pyarrow must find every column
-// chunk's statistics true to its values. TAXIETA_PYARROW_PYTHON is a
-// Python with pyarrow; the test script points it at the MLflow venv's.
-func TestParquetOutputReadsInPyArrow(t *testing.T) {
-	python := testenv.Service(t, "TAXIETA_PYARROW_PYTHON")
-	a := testModel(t)
-	dir := t.TempDir()
+// duckdbDump prints what pyarrowDump prints, as DuckDB reads the file: its
+// own parquet reader, not Arrow's.
+const duckdbDump = `
+import json, sys
+import duckdb
+c = duckdb.connect()
+c.execute("SET enable_progress_bar = false")
+rel = c.execute("SELECT * FROM read_parquet($1)", [sys.argv[1]])
+print(json.dumps({d[0]: str(d[1]) for d in rel.description}))
+while True:
+    rows = rel.fetchmany(10000)
+    if not rows:
+        break
+    for row in rows:
+        print(json.dumps([v.strftime("%Y-%m-%d %H:%M:%S") if hasattr(v, "strftime") else v for v in row]))
+`
+
+// readBackInputs writes the inputs whose outputs the read-back tests read:
+// a real month (ids counted up, nulls), JSON Lines with ids of their own,
+// more rows than a row group holds (no durations: a column all null), a
+// CSV with more distinct durations in a row group than a dictionary takes
+// (its later pages PLAIN, the next row group's dictionary afresh) and
+// fractional passenger counts, and no rows.
+func readBackInputs(t *testing.T, dir string) []string {
+	t.Helper()
 	jsonl := filepath.Join(dir, "trips.jsonl")
 	lines := []string{
 		`{"ride_id": "a-1", "PULocationID": 43, "DOLocationID": 151, "passenger_count": 1, "pickup_datetime": "2024-03-01 08:30:00"}`,
@@ -95,31 +110,73 @@ func TestParquetOutputReadsInPyArrow(t *testing.T) {
 	if err := os.WriteFile(many, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	durations := filepath.Join(dir, "yellow_tripdata_2019-03.csv")
+	b.Reset()
+	b.WriteString("tpep_pickup_datetime,tpep_dropoff_datetime,passenger_count,PULocationID,DOLocationID\n")
+	base := time.Date(2019, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range RowGroupRows + 5000 {
+		pickup := base.Add(time.Duration(i) * 3 * time.Second)
+		// 50,000 distinct durations, some with a fraction of a second.
+		dropoff := pickup.Add(time.Duration(i%50_000)*time.Second + time.Duration(i%3)*250*time.Millisecond)
+		passengers := []string{"1", "", "2.5", "0", "9", "1"}[i%6]
+		fmt.Fprintf(&b, "%s,%s,%s,%d,%d\n", pickup.Format("2006-01-02 15:04:05"), dropoff.Format("2006-01-02 15:04:05.999999"),
+			passengers, 1+i%trip.MaxZone, 1+(i/7)%trip.MaxZone)
+	}
+	if err := os.WriteFile(durations, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	empty := filepath.Join(dir, "empty.jsonl")
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, in := range []string{dataFile(t, "green_tripdata_2021-01.parquet"), jsonl, many, empty} {
+	return []string{dataFile(t, "green_tripdata_2021-01.parquet"), jsonl, many, durations, empty}
+}
+
+// readBack runs script (pyarrowDump or duckdbDump) on a parquet output and
+// returns the column types it prints and the rows.
+func readBack(t *testing.T, python, script, path string) (map[string]string, []record) {
+	t.Helper()
+	cmd := exec.Command(python, "-c", script, path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	dump, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.Bytes())
+	}
+	sc := bufio.NewScanner(bytes.NewReader(dump))
+	sc.Buffer(nil, 1<<20)
+	sc.Scan()
+	var types map[string]string
+	if err := json.Unmarshal(sc.Bytes(), &types); err != nil {
+		t.Fatalf("schema line %q: %v", sc.Bytes(), err)
+	}
+	var got []record
+	for sc.Scan() {
+		got = append(got, pyarrowRecord(t, sc.Bytes()))
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return types, got
+}
+
+// The parquet output must read the same in pyarrow, the reader most of its
+// users have, as in parquet-go: every value of every row of each of
+// readBackInputs' outputs; and pyarrow must find every column chunk's
+// statistics true to its values. TAXIETA_PYARROW_PYTHON is a Python with
+// pyarrow; the test script points it at the MLflow venv's.
+func TestParquetOutputReadsInPyArrow(t *testing.T) {
+	python := testenv.Service(t, "TAXIETA_PYARROW_PYTHON")
+	a := testModel(t)
+	dir := t.TempDir()
+	for _, in := range readBackInputs(t, dir) {
 		t.Run(filepath.Base(in), func(t *testing.T) {
 			out := filepath.Join(dir, filepath.Base(in)+".scored.parquet")
 			if _, err := Run(context.Background(), options(a, in, out)); err != nil {
 				t.Fatal(err)
 			}
 			want := readOutput(t, out)
-			cmd := exec.Command(python, "-c", pyarrowDump, out)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			dump, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("pyarrow: %v\n%s", err, stderr.Bytes())
-			}
-			sc := bufio.NewScanner(bytes.NewReader(dump))
-			sc.Buffer(nil, 1<<20)
-			sc.Scan()
-			var schema map[string]string
-			if err := json.Unmarshal(sc.Bytes(), &schema); err != nil {
-				t.Fatalf("schema line %q: %v", sc.Bytes(), err)
-			}
+			schema, got := readBack(t, python, pyarrowDump, out)
 			wantTypes := map[string]string{
 				"ride_id": "string", "pickup_datetime": "timestamp[us]", "PULocationID": "int32", "DOLocationID": "int32",
 				"passenger_count": "double", "actual_minutes": "double", "predicted_minutes": "float",
@@ -130,17 +187,10 @@ func TestParquetOutputReadsInPyArrow(t *testing.T) {
 					t.Errorf("pyarrow reads %s as %q, want %q", name, schema[name], typ)
 				}
 			}
-			var got []record
-			for sc.Scan() {
-				got = append(got, pyarrowRecord(t, sc.Bytes()))
-			}
-			if err := sc.Err(); err != nil {
-				t.Fatal(err)
-			}
 			compareRecords(t, "pyarrow", got, want)
 
-			cmd = exec.Command(python, "-c", pyarrowStats, out)
-			stderr.Reset()
+			cmd := exec.Command(python, "-c", pyarrowStats, out)
+			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			problems, err := cmd.Output()
 			if err != nil {
@@ -149,6 +199,37 @@ func TestParquetOutputReadsInPyArrow(t *testing.T) {
 			if len(problems) > 0 {
 				t.Errorf("pyarrow finds the statistics at odds with the values:\n%s", problems)
 			}
+		})
+	}
+}
+
+// The parquet output must read the same in DuckDB, whose parquet reader is
+// its own (C++, not Arrow's), as in parquet-go: every value of every row of
+// readBackInputs' outputs, with the SQL types the columns mean.
+// TAXIETA_DUCKDB_PYTHON is a Python with duckdb (scripts/services/duckdb.sh).
+func TestParquetOutputReadsInDuckDB(t *testing.T) {
+	python := testenv.Service(t, "TAXIETA_DUCKDB_PYTHON")
+	a := testModel(t)
+	dir := t.TempDir()
+	for _, in := range readBackInputs(t, dir) {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			out := filepath.Join(dir, filepath.Base(in)+".scored.parquet")
+			if _, err := Run(context.Background(), options(a, in, out)); err != nil {
+				t.Fatal(err)
+			}
+			want := readOutput(t, out)
+			types, got := readBack(t, python, duckdbDump, out)
+			wantTypes := map[string]string{
+				"ride_id": "VARCHAR", "pickup_datetime": "TIMESTAMP", "PULocationID": "INTEGER", "DOLocationID": "INTEGER",
+				"passenger_count": "DOUBLE", "actual_minutes": "DOUBLE", "predicted_minutes": "FLOAT",
+				"low_minutes": "FLOAT", "high_minutes": "FLOAT", "model_name": "VARCHAR", "model_version": "VARCHAR",
+			}
+			for name, typ := range wantTypes {
+				if types[name] != typ {
+					t.Errorf("DuckDB reads %s as %q, want %q", name, types[name], typ)
+				}
+			}
+			compareRecords(t, "DuckDB", got, want)
 		})
 	}
 }

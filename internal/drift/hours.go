@@ -343,7 +343,16 @@ func (p *Profile) realExcess(f Feature, span int, real []timed, q []float64, ali
 	sim := make([]int64, len(q))
 	exp := make([]float64, len(q))
 	nh := make([]int64, HourBins)
-	hourCounts := p.Features[HourOfWeek].Counts[:HourBins-1]
+	// The real windows are drawn from the sampled trips, so a day is
+	// left out of the sampled trips per hour (the row totals of a per-hour
+	// reference), not of the whole training set's: the same counts while
+	// the sample holds every training trip.
+	hourCounts := make([]int64, HourBins-1)
+	for h, row := range p.Features[PickupZone].ByHour {
+		for _, bc := range row {
+			hourCounts[h] += bc.Count
+		}
+	}
 	// Windows start at a uniformly random time between the 0.1% and the
 	// 99.9% pickups (leaving out the few with a wrong date), as a live
 	// window is read at any time, night or day.

@@ -231,22 +231,150 @@ type Predictor interface {
 
 // NewProfile computes the reference of a model trained on train: the
 // input distributions of train, and the model's estimates on valid (on
-// train when valid is empty), then calibrates the thresholds.
+// train when valid is empty), then calibrates the thresholds. It is
+// NewProfileFrom of a Reference holding every trip of train.
 func NewProfile(train, valid []trip.Example, m Predictor, s Settings) (*Profile, error) {
 	if len(train) == 0 {
 		return nil, errors.New("drift profile: no training trips")
 	}
-	if s.Replicates < 10 || s.Quantile <= 0 || s.Quantile >= 1 || len(s.Sizes) == 0 || s.EstimateBins < 2 || s.EstimateBins > MaxEstimateBins-2 {
-		return nil, fmt.Errorf("drift profile: settings %+v: want ≥ 10 replicates, a quantile in (0,1), window sizes and 2..%d estimate bins", s, MaxEstimateBins-2)
+	ref := NewReference()
+	for i := range train {
+		ref.AddInput(&train[i].Trip, 1)
+		ref.AddSampled(&train[i].Trip)
 	}
 	est, src := valid, "validation"
 	if len(est) == 0 {
 		est, src = train, "training"
 	}
-	minutes := estimates(est, m)
-	edges := quantileEdges(minutes, s.EstimateBins)
+	ref.EstimateSource = src
+	for i, v := range estimates(est, m) {
+		ref.AddEstimate(&est[i].Trip, v)
+	}
+	return NewProfileFrom(ref, s)
+}
+
+// Reference is what a profile is computed from, gathered while the trips
+// are read so that no training trip needs keeping: the training trips'
+// counts per bin of each input feature, how many times the model gave
+// each estimate on the trips of EstimateSource, and, for the per-hour
+// reference of a version 2 profile, timed records (pickup time, hour of
+// week and the bins) of the sampled training trips and of the estimated
+// trips.
+//
+// The per-hour reference (FeatureProfile.ByHour) and the real windows the
+// span thresholds are calibrated against come from the sampled trips
+// (AddSampled): every training trip while the trainer's sample holds them
+// all (the default model's), a uniform sample beyond. They are then the
+// sample's counts, not scaled up to the whole training set: the smoothing
+// (Profile.HourSmoothing pseudo-trips towards the whole week) then weighs
+// against the trips each hour's shares were actually measured on, and the
+// real windows, drawn from the same trips, are compared with the rest of
+// those counts (leave-one-out), which scaled counts would not match.
+type Reference struct {
+	// Trips is the number of training trips.
+	Trips int64
+	// Inputs are the training trips per bin of PickupZone, DropoffZone,
+	// PassengerCategory and HourOfWeek.
+	Inputs [Estimate][]int64
+	// Estimates counts the estimates, in minutes, by value.
+	Estimates map[float64]int64
+	// EstimateSource says which trips were estimated: "validation" or "training".
+	EstimateSource string
+
+	// sampled are the sampled training trips with a pickup time, in
+	// training order; estimated the estimates of trips with a pickup
+	// time, in the order estimated. Ties of pickup time keep this order
+	// in the real windows, so the same data gives the same profile.
+	sampled   []sampledTrip
+	estimated []estimatedTrip
+}
+
+// sampledTrip is a sampled training trip's pickup (Unix seconds of the
+// wall-clock time), hour of week and input bins.
+type sampledTrip struct {
+	at           int64
+	hour         int16
+	pickup, drop int16
+	passengers   int8
+}
+
+// estimatedTrip is an estimated trip's pickup, hour of week and estimate.
+type estimatedTrip struct {
+	at      int64
+	hour    int16
+	minutes float64
+}
+
+// NewReference returns an empty reference.
+func NewReference() *Reference {
+	return &Reference{
+		Inputs: [Estimate][]int64{
+			make([]int64, ZoneBins), make([]int64, ZoneBins), make([]int64, PassengerBins), make([]int64, HourBins),
+		},
+		Estimates: map[float64]int64{},
+	}
+}
+
+// AddInput counts n training trips like t in the input features.
+func (r *Reference) AddInput(t *trip.Trip, n int64) {
+	r.Trips += n
+	r.Inputs[PickupZone][zoneBin(t.PULocationID)] += n
+	r.Inputs[DropoffZone][zoneBin(t.DOLocationID)] += n
+	r.Inputs[PassengerCategory][passengerBin(t.Passengers)] += n
+	r.Inputs[HourOfWeek][hourBin(t)] += n
+}
+
+// AddSampled records t, a training trip already counted by AddInput, as
+// one of the sampled trips the per-hour reference and the real windows
+// are computed from (see Reference); trips are added in training order.
+// A trip with no pickup time has no hour and is not recorded.
+func (r *Reference) AddSampled(t *trip.Trip) {
+	if t.Pickup.IsZero() {
+		return
+	}
+	r.sampled = append(r.sampled, sampledTrip{
+		at: t.Pickup.Unix(), hour: int16(hourBin(t)),
+		pickup: int16(zoneBin(t.PULocationID)), drop: int16(zoneBin(t.DOLocationID)), passengers: int8(passengerBin(t.Passengers)),
+	})
+}
+
+// AddEstimate counts the model's estimate of t, in minutes, and records
+// it with t's pickup time for the estimates' per-hour reference. Every
+// estimated trip with a pickup time is recorded (24 bytes each): unlike
+// the training trips, the estimated ones are not sampled.
+func (r *Reference) AddEstimate(t *trip.Trip, minutes float64) {
+	r.Estimates[minutes]++
+	if !t.Pickup.IsZero() {
+		r.estimated = append(r.estimated, estimatedTrip{at: t.Pickup.Unix(), hour: int16(hourBin(t)), minutes: minutes})
+	}
+}
+
+// NewProfileFrom computes the profile of a reference and calibrates its
+// thresholds. With spans in s it is a version 2 profile, whose per-hour
+// reference and span thresholds come from the reference's sampled and
+// estimated trips.
+func NewProfileFrom(ref *Reference, s Settings) (*Profile, error) {
+	if ref.Trips <= 0 {
+		return nil, errors.New("drift profile: no training trips")
+	}
+	if s.Replicates < 10 || s.Quantile <= 0 || s.Quantile >= 1 || len(s.Sizes) == 0 || s.EstimateBins < 2 || s.EstimateBins > MaxEstimateBins-2 {
+		return nil, fmt.Errorf("drift profile: settings %+v: want ≥ 10 replicates, a quantile in (0,1), window sizes and 2..%d estimate bins", s, MaxEstimateBins-2)
+	}
+	for f, c := range ref.Inputs {
+		if want := (&FeatureProfile{Name: Feature(f).String()}).bins(); len(c) != want {
+			return nil, fmt.Errorf("drift profile: %s: %d counts; want %d", Feature(f), len(c), want)
+		}
+	}
+	values := make([]float64, 0, len(ref.Estimates))
+	var estTrips int64
+	for v, n := range ref.Estimates {
+		values = append(values, v)
+		estTrips += n
+	}
+	slices.Sort(values)
+	edges := quantileEdges(values, ref.Estimates, s.EstimateBins)
 	p := &Profile{
-		Trips: int64(len(train)), EstimateTrips: int64(len(est)), EstimateSource: src,
+		Trips: ref.Trips, EstimateTrips: estTrips, EstimateSource: ref.EstimateSource,
 		Quantile: s.Quantile, Replicates: s.Replicates, Seed: s.Seed,
 		Features: make([]FeatureProfile, NumFeatures),
 	}
@@ -255,65 +383,52 @@ func NewProfile(train, valid []trip.Example, m Predictor, s Settings) (*Profile,
 		fp.Name, fp.Score, fp.MinEffect = f.String(), ScoreJS, s.MinEffects[f]
 		if f == Estimate {
 			fp.Score, fp.Edges = ScorePSI, edges
+			fp.Counts = make([]int64, fp.bins())
+			continue
 		}
-		fp.Counts = make([]int64, fp.bins())
+		fp.Counts = slices.Clone(ref.Inputs[f])
 	}
-	var byHour [NumFeatures][][]int64
+	for v, n := range ref.Estimates { // integer sums: the order does not matter
+		p.Features[Estimate].Counts[estimateBin(edges, v)] += n
+	}
+	var real [NumFeatures][]timed
 	if len(s.Spans) > 0 {
 		p.Version, p.HourSmoothing = ProfileVersion, s.HourSmoothing
+		for _, t := range ref.sampled {
+			h := int(t.hour)
+			real[PickupZone] = append(real[PickupZone], timed{t.at, h, int(t.pickup)})
+			real[DropoffZone] = append(real[DropoffZone], timed{t.at, h, int(t.drop)})
+			real[PassengerCategory] = append(real[PassengerCategory], timed{t.at, h, int(t.passengers)})
+			real[HourOfWeek] = append(real[HourOfWeek], timed{t.at, h, h})
+		}
+		for _, t := range ref.estimated {
+			real[Estimate] = append(real[Estimate], timed{t.at, int(t.hour), estimateBin(edges, t.minutes)})
+		}
 		for f := range NumFeatures {
-			if f != HourOfWeek {
-				byHour[f] = make([][]int64, HourBins-1)
-				for h := range byHour[f] {
-					byHour[f][h] = make([]int64, len(p.Features[f].Counts))
+			if f == HourOfWeek {
+				continue
+			}
+			fp := &p.Features[f]
+			dense := make([][]int64, HourBins-1)
+			for h := range dense {
+				dense[h] = make([]int64, len(fp.Counts))
+			}
+			sum := make([]int64, len(fp.Counts))
+			for _, t := range real[f] {
+				dense[t.hour][t.bin]++
+				sum[t.bin]++
+			}
+			for b, c := range sum {
+				if c > fp.Counts[b] {
+					return nil, fmt.Errorf("drift profile: %s: bin %d: %d trips recorded by hour, %d counted", fp.Name, b, c, fp.Counts[b])
 				}
 			}
-		}
-	}
-	count := func(f Feature, h, b int) {
-		p.Features[f].Counts[b]++
-		if byHour[f] != nil && h < HourBins-1 {
-			byHour[f][h][b]++
-		}
-	}
-	for i := range train {
-		t := &train[i].Trip
-		h := hourBin(t)
-		count(PickupZone, h, zoneBin(t.PULocationID))
-		count(DropoffZone, h, zoneBin(t.DOLocationID))
-		count(PassengerCategory, h, passengerBin(t.Passengers))
-		count(HourOfWeek, h, h)
-	}
-	for i, v := range minutes {
-		count(Estimate, hourBin(&est[i].Trip), estimateBin(edges, v))
-	}
-	for f := range NumFeatures {
-		if byHour[f] != nil {
-			p.Features[f].ByHour = sparseHours(byHour[f])
+			fp.ByHour = sparseHours(dense)
 		}
 	}
 	for f := range p.Features {
 		if err := p.Features[f].calibrate(s); err != nil {
 			return nil, fmt.Errorf("drift profile: %s: %w", p.Features[f].Name, err)
-		}
-	}
-	var real [NumFeatures][]timed
-	if p.Version >= 2 {
-		for i := range train {
-			t := &train[i].Trip
-			if t.Pickup.IsZero() {
-				continue
-			}
-			at, h := t.Pickup.Unix(), hourBin(t)
-			real[PickupZone] = append(real[PickupZone], timed{at, h, zoneBin(t.PULocationID)})
-			real[DropoffZone] = append(real[DropoffZone], timed{at, h, zoneBin(t.DOLocationID)})
-			real[PassengerCategory] = append(real[PassengerCategory], timed{at, h, passengerBin(t.Passengers)})
-			real[HourOfWeek] = append(real[HourOfWeek], timed{at, h, h})
-		}
-		for i, v := range minutes {
-			if t := &est[i].Trip; !t.Pickup.IsZero() {
-				real[Estimate] = append(real[Estimate], timed{t.Pickup.Unix(), hourBin(t), estimateBin(edges, v)})
-			}
 		}
 	}
 	for f := range NumFeatures {
@@ -343,24 +458,29 @@ func estimates(examples []trip.Example, m Predictor) []float64 {
 	return out
 }
 
-// quantileEdges are the upper edges of k quantile bins of v (finite
-// positive values only), ties merged, so there may be fewer than k bins.
-func quantileEdges(v []float64, k int) []float64 {
-	s := make([]float64, 0, len(v))
-	for _, x := range v {
+// quantileEdges are the upper edges of k quantile bins of the finite
+// positive values, sorted, each counted count[v] times; ties merged, so
+// there may be fewer than k bins.
+func quantileEdges(sorted []float64, count map[float64]int64, k int) []float64 {
+	var vals []float64
+	var cum []int64 // cum[i]: values before vals[i] and itself
+	var n int64
+	for _, x := range sorted {
 		if x > 0 && !math.IsInf(x, 0) && !math.IsNaN(x) {
-			s = append(s, x)
+			n += count[x]
+			vals = append(vals, x)
+			cum = append(cum, n)
 		}
 	}
-	if len(s) == 0 {
+	if n == 0 {
 		return []float64{}
 	}
-	slices.Sort(s)
 	edges := make([]float64, 0, k-1)
 	for i := 1; i < k; i++ {
-		e := s[min(len(s)-1, i*len(s)/k)]
+		pos := min(n-1, int64(i)*n/int64(k)) // index into the values, repeated
+		j := sort.Search(len(cum), func(j int) bool { return cum[j] > pos })
 		// Round to float32, as estimates are, so the edges encode short.
-		e = float64(float32(e))
+		e := float64(float32(vals[j]))
 		if len(edges) == 0 || e > edges[len(edges)-1] {
 			edges = append(edges, e)
 		}

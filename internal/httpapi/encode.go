@@ -9,13 +9,35 @@ import (
 	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
-// appendMinutes writes minutes with two decimals.
+// appendMinutes writes minutes rounded to two decimals, as
+// strconv.AppendFloat(b, math.Round(v*100)/100, 'f', -1, 64) writes them
+// (FuzzAppendMinutes checks it), without its general shortest-decimal
+// search: the hundredths, trailing zeros dropped. NaN and infinities are 0.
 func appendMinutes(b []byte, v float32) []byte {
 	f := float64(v)
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		f = 0
 	}
-	return strconv.AppendFloat(b, math.Round(f*100)/100, 'f', -1, 64)
+	k := math.Round(f * 100)
+	// Beyond this, doubles are too sparse for the hundredths to be the
+	// shortest decimal; estimates never come near it.
+	if math.Abs(k) >= 1e15 {
+		return strconv.AppendFloat(b, k/100, 'f', -1, 64)
+	}
+	if math.Signbit(k) {
+		b = append(b, '-')
+		k = -k
+	}
+	n := uint64(k)
+	b = strconv.AppendUint(b, n/100, 10)
+	switch c := n % 100; {
+	case c == 0:
+	case c%10 == 0:
+		b = append(b, '.', byte('0'+c/10))
+	default:
+		b = append(b, '.', byte('0'+c/10), byte('0'+c%10))
+	}
+	return b
 }
 
 func appendEstimate(b []byte, p trip.Prediction) []byte {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taxieta/taxieta/internal/apierr"
+	"github.com/taxieta/taxieta/internal/logging"
 )
 
 // statusWriter records the status code a handler wrote.
@@ -40,7 +42,10 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // requestID takes a sane X-Request-ID from the client or makes one.
 func (s *Server) requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 128 {
+	// The canonical key, read directly: Header.Get would canonicalise
+	// "X-Request-ID" into a new string on every request.
+	if v := r.Header["X-Request-Id"]; len(v) > 0 && v[0] != "" && len(v[0]) <= 128 {
+		id := v[0]
 		ok := true
 		for i := 0; i < len(id); i++ {
 			if id[i] < 0x21 || id[i] > 0x7e {
@@ -52,7 +57,9 @@ func (s *Server) requestID(r *http.Request) string {
 			return id
 		}
 	}
-	return s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
+	var b [32]byte
+	id := strconv.AppendUint(append(append(b[:0], s.idPrefix...), '-'), s.idSeq.Add(1), 36)
+	return string(id)
 }
 
 // codeCounters caches a route's request counters by status code for its
@@ -100,7 +107,8 @@ func (s *Server) instrument(method, route string, h http.Handler) http.Handler {
 			if sw.code == 0 {
 				sw.code = http.StatusOK
 			}
-			took := time.Since(start)
+			end := time.Now()
+			took := end.Sub(start)
 			latency.Observe(took.Seconds())
 			counters.inc(r.Method, sw.code)
 			if s.cfg.LogRequests {
@@ -108,11 +116,32 @@ func (s *Server) instrument(method, route string, h http.Handler) http.Handler {
 				if sw.code >= 500 {
 					level = slog.LevelError
 				}
-				s.log.LogAttrs(r.Context(), level, "request",
-					slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-					slog.Int("status", sw.code), slog.Int("bytes", sw.bytes), slog.Float64("duration_ms", float64(took.Microseconds())/1000))
+				s.reqLog.LogRequest(r.Context(), level, end, logging.Request{
+					ID: id, Method: r.Method, Path: r.URL.Path, Status: sw.code, Bytes: sw.bytes, Duration: took})
 			}
 		}()
 		h.ServeHTTP(sw, r)
 	})
+}
+
+// requestLogger writes the line of one served request. logging.Handler
+// writes it without slog's per-line costs; slogRequests is the same line
+// through any other handler.
+type requestLogger interface {
+	LogRequest(ctx context.Context, level slog.Level, at time.Time, r logging.Request)
+}
+
+// slogRequests logs request lines through a logger whose handler has no fast path.
+type slogRequests struct{ log *slog.Logger }
+
+func (l slogRequests) LogRequest(ctx context.Context, level slog.Level, _ time.Time, r logging.Request) {
+	l.log.LogAttrs(ctx, level, logging.RequestMessage, r.Attrs()...)
+}
+
+// requestLoggerFor picks the fast path when the logger's handler has one.
+func requestLoggerFor(log *slog.Logger) requestLogger {
+	if rl, ok := log.Handler().(requestLogger); ok {
+		return rl
+	}
+	return slogRequests{log}
 }

@@ -42,7 +42,7 @@ func (s *Server) handlePredict() apiFunc {
 		out := appendPrediction(body[len(body):], p, m)
 		w.Header()["Content-Type"] = jsonContentType
 		_, _ = w.Write(out)
-		*buf = out[:0]
+		*buf = keepBuffer(body, out)
 		return nil, nil
 	}
 }
@@ -80,9 +80,21 @@ func (s *Server) handlePredictBatch() apiFunc {
 		out := appendBatch(body[len(body):], preds, m)
 		w.Header()["Content-Type"] = jsonContentType
 		_, _ = w.Write(out)
-		*buf = out[:0]
+		*buf = keepBuffer(body, out)
 		return nil, nil
 	}
+}
+
+// keepBuffer is the buffer to pool after an answer out was written after
+// the body in body's array: that array from its start, so that the next
+// request has all of it, or out's own when the answer outgrew it. (Pooling
+// out[:0] instead moved the buffer's start on by each request's body and
+// answer, until every 30th request or so allocated a new one.)
+func keepBuffer(body, out []byte) []byte {
+	if cap(out) > 0 && cap(body) > 0 && &out[:cap(out)][cap(out)-1] == &body[:cap(body)][cap(body)-1] {
+		return body[:0]
+	}
+	return out[:0]
 }
 
 // modelFor picks the model a request asks for (?model_version=), else the

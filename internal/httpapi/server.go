@@ -59,6 +59,7 @@ type Server struct {
 	cfg      Config
 	svc      *serving.Service
 	log      *slog.Logger
+	reqLog   requestLogger
 	metrics  *metrics
 	mux      *http.ServeMux
 	ny       *time.Location
@@ -90,7 +91,7 @@ func NewServer(cfg Config, svc *serving.Service, logger *slog.Logger, reg *prome
 	var id [4]byte
 	_, _ = rand.Read(id[:])
 	s := &Server{
-		cfg: cfg, svc: svc, log: logger, ny: ny,
+		cfg: cfg, svc: svc, log: logger, reqLog: requestLoggerFor(logger), ny: ny,
 		mux:      http.NewServeMux(),
 		metrics:  newMetrics(reg, cfg.Version),
 		idPrefix: hex.EncodeToString(id[:]),

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taxieta/taxieta/internal/defaultmodel"
+	"github.com/taxieta/taxieta/internal/logging"
 	"github.com/taxieta/taxieta/internal/serving"
 	"github.com/taxieta/taxieta/internal/trip"
 )
@@ -258,6 +260,85 @@ func BenchmarkPredictHandler(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r := httptest.NewRequest("POST", "/predict", strings.NewReader(string(body)))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+}
+
+// The request line is the same through logging's fast path and through any
+// other slog handler.
+func TestRequestLogLine(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		handler func(io.Writer) slog.Handler
+	}{
+		{"logging.Handler", func(w io.Writer) slog.Handler { return logging.NewHandler(w, slog.LevelInfo) }},
+		{"slog.JSONHandler", func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			cfg := DefaultConfig()
+			reg := prometheus.NewRegistry()
+			svc, err := serving.New(defaultModels(t), serving.Options{Registerer: reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := NewServer(cfg, svc, slog.New(tc.handler(&buf)), reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, req := range []struct {
+				body   string
+				status int
+			}{{`{"PULocationID": 74, "DOLocationID": 75}`, 200}, {`{"PULocationID": 0, "DOLocationID": 75}`, 422}} {
+				buf.Reset()
+				r := httptest.NewRequest("POST", "/predict", strings.NewReader(req.body))
+				r.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				s.ServeHTTP(w, r)
+				var line struct {
+					Time       time.Time `json:"time"`
+					Level, Msg string
+					RequestID  string  `json:"request_id"`
+					Method     string  `json:"method"`
+					Path       string  `json:"path"`
+					Status     int     `json:"status"`
+					Bytes      int     `json:"bytes"`
+					DurationMS float64 `json:"duration_ms"`
+				}
+				if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+					t.Fatalf("log %q: %v", buf.Bytes(), err)
+				}
+				if line.Msg != "request" || line.Level != "INFO" || line.RequestID != w.Header().Get("X-Request-Id") || line.RequestID == "" ||
+					line.Method != "POST" || line.Path != "/predict" || line.Status != w.Code || line.Status != req.status ||
+					line.Bytes != w.Body.Len() || line.DurationMS < 0 || time.Since(line.Time) > time.Minute {
+					t.Fatalf("log line %s for a %d answer of %d bytes with id %q", buf.Bytes(), w.Code, w.Body.Len(), w.Header().Get("X-Request-Id"))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPredictHandlerLogged is BenchmarkPredictHandler with the
+// request log on, as served.
+func BenchmarkPredictHandlerLogged(b *testing.B) {
+	reg := prometheus.NewRegistry()
+	svc, err := serving.New(defaultModels(b), serving.Options{Registerer: reg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := NewServer(DefaultConfig(), svc, slog.New(logging.NewHandler(io.Discard, slog.LevelInfo)), reg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := `{"PULocationID": 74, "DOLocationID": 75, "passenger_count": 1}`
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest("POST", "/predict", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
 		s.ServeHTTP(w, r)

@@ -58,6 +58,16 @@ func (e *badRequest) Error() string { return e.msg }
 
 func badf(format string, args ...any) error { return &badRequest{fmt.Sprintf(format, args...)} }
 
+// wrongValue reads past a value of the wrong kind and says what it was:
+// the rule badf(format, args...) states, then ", got" and the value's kind.
+func wrongValue(s *tripjson.Scanner, format string, args ...any) error {
+	v, err := s.Skip()
+	if err != nil {
+		return err
+	}
+	return badf(format+", got %s", append(args, tripjson.Describe(v))...)
+}
+
 // decoder reads the rows of one request into trips, collecting the rules
 // they break.
 type decoder struct {
@@ -177,11 +187,7 @@ func (d *decoder) decodeJSON(body []byte) ([]trip.Trip, error) {
 // to_json(orient="split") and to_dict(orient="split") write it.
 func (d *decoder) split(s *tripjson.Scanner) error {
 	if s.Peek() != '{' {
-		v, err := s.Skip()
-		if err != nil {
-			return err
-		}
-		return badf("%s must be an object with columns and data, got %s", keySplit, tripjson.Describe(v))
+		return wrongValue(s, "%s must be an object with columns and data", keySplit)
 	}
 	var (
 		cols    []tripjson.Field
@@ -220,19 +226,11 @@ func (d *decoder) split(s *tripjson.Scanner) error {
 // columnNames reads an array of column names.
 func (d *decoder) columnNames(s *tripjson.Scanner, cols *[]tripjson.Field) error {
 	if s.Peek() != '[' {
-		v, err := s.Skip()
-		if err != nil {
-			return err
-		}
-		return badf("columns must be an array of column names, got %s", tripjson.Describe(v))
+		return wrongValue(s, "columns must be an array of column names")
 	}
 	return s.Elements(func() error {
 		if s.Peek() != '"' {
-			v, err := s.Skip()
-			if err != nil {
-				return err
-			}
-			return badf("column names must be strings, got %s", tripjson.Describe(v))
+			return wrongValue(s, "column names must be strings")
 		}
 		name, err := s.Text()
 		if err != nil {
@@ -267,11 +265,7 @@ func (d *decoder) row1(s *tripjson.Scanner, cols []tripjson.Field, where string)
 		return err
 	}
 	if s.Peek() != '[' {
-		v, err := s.Skip()
-		if err != nil {
-			return err
-		}
-		return badf("%s row %d must be an array of %d values, got %s", where, d.row, len(cols), tripjson.Describe(v))
+		return wrongValue(s, "%s row %d must be an array of %d values", where, d.row, len(cols))
 	}
 	i := 0
 	err = s.Elements(func() error {
@@ -291,11 +285,7 @@ func (d *decoder) row1(s *tripjson.Scanner, cols []tripjson.Field, where string)
 // records reads an array of objects, one a row, keyed by column name.
 func (d *decoder) records(s *tripjson.Scanner, where string) error {
 	if s.Peek() != '[' {
-		v, err := s.Skip()
-		if err != nil {
-			return err
-		}
-		return badf("%s must be an array of row objects, got %s", where, tripjson.Describe(v))
+		return wrongValue(s, "%s must be an array of row objects", where)
 	}
 	return s.Elements(func() error { return d.record(s) })
 }
@@ -315,11 +305,7 @@ func (d *decoder) record(s *tripjson.Scanner) error {
 // arrays of values in the signature's column order.
 func (d *decoder) rows(s *tripjson.Scanner, where string) error {
 	if s.Peek() != '[' {
-		v, err := s.Skip()
-		if err != nil {
-			return err
-		}
-		return badf("%s must be an array of rows, got %s", where, tripjson.Describe(v))
+		return wrongValue(s, "%s must be an array of rows", where)
 	}
 	return s.Elements(func() error {
 		if s.Peek() == '{' {
@@ -336,11 +322,7 @@ func (d *decoder) prefixRow(s *tripjson.Scanner, where string) error {
 		return err
 	}
 	if s.Peek() != '[' {
-		v, err := s.Skip()
-		if err != nil {
-			return err
-		}
-		return badf("%s row %d must be an object or an array [PULocationID, DOLocationID, passenger_count, pickup_datetime], got %s", where, d.row, tripjson.Describe(v))
+		return wrongValue(s, "%s row %d must be an object or an array [PULocationID, DOLocationID, passenger_count, pickup_datetime]", where, d.row)
 	}
 	i := 0
 	err = s.Elements(func() error {

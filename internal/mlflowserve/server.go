@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/taxieta/taxieta/internal/apierr"
 	"github.com/taxieta/taxieta/internal/httpbody"
@@ -24,17 +23,8 @@ import (
 	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
-// Options tune a Server.
-type Options struct {
-	// MaxRows is the most rows one request may hold (default 10,000).
-	MaxRows int
-	// MaxBodyBytes bounds a request body (default 8 MiB).
-	MaxBodyBytes int64
-	// Version is what GET /version answers: the taxieta build's version.
-	Version string
-	// Location is the time zone of pickup times without an offset (New York).
-	Location *time.Location
-}
+// Options tune a Server: the limits every protocol binding shares.
+type Options = serving.ProtocolOptions
 
 // Server answers MLflow's scoring protocol over a prediction seam.
 type Server struct {
@@ -56,14 +46,9 @@ func New(svc *serving.Service, opts Options) (*Server, error) {
 	if svc == nil {
 		return nil, errors.New("mlflowserve: no prediction service")
 	}
-	if opts.Location == nil {
-		return nil, errors.New("mlflowserve: no time zone for pickup times")
-	}
-	if opts.MaxRows <= 0 {
-		opts.MaxRows = 10000
-	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 8 << 20
+	opts, err := opts.Check()
+	if err != nil {
+		return nil, fmt.Errorf("mlflowserve: %w", err)
 	}
 	s := &Server{svc: svc, opts: opts}
 	s.bufs.New = func() any { return &buffers{} }

@@ -39,21 +39,27 @@ type Linear struct {
 	p linearParams
 }
 
-// Fit solves the least-squares problem on examples: it lays out a column
-// for each category seen, sums the normal equations, centres them (which
-// takes the intercept out), solves them for the minimum-norm coefficients
-// and unpacks those by zone and passenger category, with the residuals'
-// quantiles for the range.
-func (LinearEstimator) Fit(ctx context.Context, examples []trip.Example) (Model, error) {
-	if len(examples) == 0 {
+// Fit solves the least-squares problem on examples, read as one file.
+func (e LinearEstimator) Fit(ctx context.Context, examples []trip.Example) (Model, error) {
+	return e.FitStats(ctx, StatsOf(examples))
+}
+
+// FitStats solves the least-squares problem on training statistics: it
+// lays out a column for each category seen, sums the normal equations
+// (exactly, from the counts and sums by pair and passenger category),
+// centres them (which takes the intercept out), solves them for the
+// minimum-norm coefficients and unpacks those by zone and passenger
+// category, with the quantiles of the sample's residuals for the range.
+func (LinearEstimator) FitStats(ctx context.Context, st *Stats) (Model, error) {
+	if st.Trips() == 0 {
 		return nil, errors.New("fit linear: no training examples")
 	}
-	col, k := linearColumns(examples)
-	ne, err := linearNormalEquations(ctx, examples, col, k)
+	col, k := linearColumns(st)
+	ne, err := linearNormalEquations(ctx, st, col, k)
 	if err != nil {
 		return nil, err
 	}
-	n := float64(len(examples))
+	n := float64(st.Trips())
 	ymean := ne.ysum / n
 	a, b := ne.centred(n, ymean)
 	coef, err := minNormSolve(a, b)
@@ -62,6 +68,7 @@ func (LinearEstimator) Fit(ctx context.Context, examples []trip.Example) (Model,
 	}
 	p := linearCoefficients(col, coef, ne.cnt, n, ymean)
 	m := &Linear{p: p}
+	examples, _ := st.Sample()
 	res := make([]float64, len(examples))
 	for i, e := range examples {
 		res[i] = float64(e.Minutes) - m.estimate(e.Trip)
@@ -70,28 +77,28 @@ func (LinearEstimator) Fit(ctx context.Context, examples []trip.Example) (Model,
 	return newLinear(p)
 }
 
-// linearCategory is the one-hot category of each of an example's three
+// linearCategory is the one-hot category of each of a trip's three
 // inputs, in the layout PU zones 0..MaxZone, DO zones, passenger
 // categories.
-func linearCategory(e trip.Example) [3]int {
-	return [3]int{int(e.PULocationID), nz + int(e.DOLocationID), 2*nz + passengerIndex(e.Passengers)}
+func linearCategory(pu, do, cat int) [3]int {
+	return [3]int{pu, nz + do, 2*nz + cat}
 }
 
-// linearColumns numbers the categories the examples use, in category
+// linearColumns numbers the categories the trips use, in category
 // order: col[c] is category c's column, -1 for one never seen, and k is
 // the number of columns.
-func linearColumns(examples []trip.Example) (col []int, k int) {
+func linearColumns(st *Stats) (col []int, k int) {
 	col = make([]int, 2*nz+numPassengerCats)
 	for i := range col {
 		col[i] = -1
 	}
-	for _, e := range examples {
-		for _, c := range linearCategory(e) {
+	st.forKeys(func(pu, do, cat int, _ int64, _ float64) {
+		for _, c := range linearCategory(pu, do, cat) {
 			if col[c] < 0 {
 				col[c] = 0
 			}
 		}
-	}
+	})
 	for i := range col {
 		if col[i] == 0 {
 			col[i] = k
@@ -112,28 +119,26 @@ type normalEquations struct {
 	ysum float64
 }
 
-// linearNormalEquations sums the normal equations over the examples in the
-// layout of col, checking ctx every 65,536 examples.
-func linearNormalEquations(ctx context.Context, examples []trip.Example, col []int, k int) (*normalEquations, error) {
+// linearNormalEquations sums the normal equations over the statistics'
+// (pair, passenger category) keys in the layout of col.
+func linearNormalEquations(ctx context.Context, st *Stats, col []int, k int) (*normalEquations, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	ne := &normalEquations{k: k, gram: make([]float64, k*k), xty: make([]float64, k), cnt: make([]float64, k)}
-	for i, e := range examples {
-		if i%65536 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		c := linearCategory(e)
-		y := float64(e.Minutes)
+	st.forKeys(func(pu, do, cat int, n int64, y float64) {
+		c := linearCategory(pu, do, cat)
+		w := float64(n)
 		ne.ysum += y
 		for _, a := range c {
 			ia := col[a]
-			ne.cnt[ia]++
+			ne.cnt[ia] += w
 			ne.xty[ia] += y
 			for _, b := range c {
-				ne.gram[ia*k+col[b]]++
+				ne.gram[ia*k+col[b]] += w
 			}
 		}
-	}
+	})
 	return ne, nil
 }
 

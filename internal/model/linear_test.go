@@ -32,7 +32,7 @@ func TestLinearColumns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			col, k := linearColumns(tt.examples)
+			col, k := linearColumns(StatsOf(tt.examples))
 			if k != len(tt.want) {
 				t.Errorf("k = %d; want %d", k, len(tt.want))
 			}
@@ -54,9 +54,9 @@ func TestLinearColumns(t *testing.T) {
 
 func TestLinearNormalEquations(t *testing.T) {
 	examples := []trip.Example{ex(1, 2, 1, 10), ex(1, 3, 1, 20), ex(4, 2, 1, 6)}
-	col, k := linearColumns(examples)
+	col, k := linearColumns(StatsOf(examples))
 	// Columns: PU1 0, PU4 1, DO2 2, DO3 3, pax1 4.
-	ne, err := linearNormalEquations(context.Background(), examples, col, k)
+	ne, err := linearNormalEquations(context.Background(), StatsOf(examples), col, k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestLinearNormalEquations(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := linearNormalEquations(ctx, examples, col, k); !errors.Is(err, context.Canceled) {
+	if _, err := linearNormalEquations(ctx, StatsOf(examples), col, k); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: error %v; want context.Canceled", err)
 	}
 }
@@ -146,7 +146,7 @@ func TestMinNormSolve(t *testing.T) {
 
 func TestLinearCoefficients(t *testing.T) {
 	examples := []trip.Example{ex(1, 2, 1, 10), ex(4, 2, trip.NoPassengers, 6)}
-	col, k := linearColumns(examples) // PU1 0, PU4 1, DO2 2, pax1 3, unknown 4
+	col, k := linearColumns(StatsOf(examples)) // PU1 0, PU4 1, DO2 2, pax1 3, unknown 4
 	coef := mat.NewVecDense(k, []float64{1, -1, 0.5, 2, -2})
 	cnt := []float64{1, 1, 2, 1, 1}
 	p := linearCoefficients(col, coef, cnt, 2, 8)
@@ -206,7 +206,7 @@ func TestLinearResidualsOrthogonal(t *testing.T) {
 	var sum, minutes [2*nz + numPassengerCats]float64
 	for _, e := range examples {
 		r := float64(e.Minutes) - lin.estimate(e.Trip)
-		for _, c := range linearCategory(e) {
+		for _, c := range linearCategory(int(e.PULocationID), int(e.DOLocationID), passengerIndex(e.Passengers)) {
 			sum[c] += r
 			minutes[c] += float64(e.Minutes)
 		}

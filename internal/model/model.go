@@ -35,6 +35,9 @@ type Model interface {
 
 // Estimator learns a Model from observed trips.
 type Estimator interface {
+	// FitStats learns from the statistics of the training trips.
+	FitStats(ctx context.Context, st *Stats) (Model, error)
+	// Fit learns from trips held in memory, read as one file.
 	Fit(ctx context.Context, examples []trip.Example) (Model, error)
 }
 

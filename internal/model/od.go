@@ -155,10 +155,19 @@ func newRanges(edges, lo, hi []float32) (ranges, error) {
 	return r, nil
 }
 
-// Fit learns the od model from examples.
+// Fit learns the od model from examples, read as one file.
 func (e *ODEstimator) Fit(ctx context.Context, examples []trip.Example) (Model, error) {
-	if len(examples) < 2 {
-		return nil, fmt.Errorf("fit od: %d training examples; want at least 2", len(examples))
+	return e.FitStats(ctx, StatsOf(examples))
+}
+
+// FitStats learns the od model from training statistics: the pair
+// estimates and passenger offsets from the exact sums by pair, passenger
+// category and fold, the hour factors, recency level and ranges from the
+// sample (every trip when there are at most SampleSize), each sampled trip
+// standing for SampleWeight trips.
+func (e *ODEstimator) FitStats(ctx context.Context, st *Stats) (Model, error) {
+	if st.Trips() < 2 {
+		return nil, fmt.Errorf("fit od: %d training examples; want at least 2", st.Trips())
 	}
 	s := e.Settings
 	if s == (ODSettings{}) {
@@ -168,24 +177,28 @@ func (e *ODEstimator) Fit(ctx context.Context, examples []trip.Example) (Model, 
 		return nil, fmt.Errorf("fit od: interval quantiles %g..%g must satisfy 0 < low < high < 1", s.IntervalLow, s.IntervalHigh)
 	}
 	g := newGeography(e.Zones, s.KernelKm)
-	full := fitPairs(examples, nil, s, g)
+	full := fitPairs(st, -1, s, g)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Cross-fitting: each half of the trips is estimated by a model fitted
-	// on the other half, giving honest estimates to learn the hour factors
+	// Cross-fitting: the trips of each fold are estimated by a model fitted
+	// on the other fold, giving honest estimates to learn the hour factors
 	// and the ranges from.
+	examples, folds := st.Sample()
+	w := st.SampleWeight()
 	oof := make([]float64, len(examples))
-	for fold := 0; fold < 2; fold++ {
-		half := fitPairs(examples, func(i int) bool { return i%2 != fold }, s, g)
-		for i := fold; i < len(examples); i += 2 {
-			oof[i] = half.estimate(examples[i].Trip)
+	for fold := range numFolds {
+		half := fitPairs(st, fold, s, g)
+		for i := range examples {
+			if int(folds[i]) == fold {
+				oof[i] = half.estimate(examples[i].Trip)
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 	}
-	f := recencyFactor(examples, full, s.RecencyDays)
+	f := recencyFactor(examples, full, s.RecencyDays, w)
 	p := odParams{Settings: s, Estimate: make([]float32, numPairs), SeenPairs: full.seen, RecencyFactor: round4(f)}
 	for i, v := range full.est {
 		p.Estimate[i] = float32(round4(clampMinutes(v * p.RecencyFactor)))
@@ -203,7 +216,7 @@ func (e *ODEstimator) Fit(ctx context.Context, examples []trip.Example) (Model, 
 	}
 	p.HourOfWeek = make([]float32, hoursPerWeek)
 	for h := range p.HourOfWeek {
-		p.HourOfWeek[h] = float32(round4(min(max((hy[h]+s.HourShrinkage)/(hm[h]+s.HourShrinkage), 0.2), 5)))
+		p.HourOfWeek[h] = float32(round4(min(max((hy[h]*w+s.HourShrinkage)/(hm[h]*w+s.HourShrinkage), 0.2), 5)))
 	}
 	p.BucketEdges, p.RatioLow, p.RatioHigh = intervalRatios(examples, oof, s.IntervalLow, s.IntervalHigh)
 	// Ranges for estimates with a pickup time, from trips that have one.
@@ -225,8 +238,9 @@ func (e *ODEstimator) Fit(ctx context.Context, examples []trip.Example) (Model, 
 // recencyFactor is observed over estimated duration for the trips of the
 // last days of the training data (ending at its 99.9th percentile pickup
 // time, as TLC files hold a few stray dates), pulled towards 1 when few
-// trips fall in the window and kept within 0.8..1.25.
-func recencyFactor(examples []trip.Example, fit *pairFit, days float64) float64 {
+// trips fall in the window and kept within 0.8..1.25. Each example stands
+// for w trips.
+func recencyFactor(examples []trip.Example, fit *pairFit, days, w float64) float64 {
 	if days <= 0 {
 		return 1
 	}
@@ -250,7 +264,7 @@ func recencyFactor(examples []trip.Example, fit *pairFit, days float64) float64 
 		}
 	}
 	const prior = 20000 // minutes of estimate: about 1,500 trips
-	return min(max((y+prior)/(est+prior), 0.8), 1.25)
+	return min(max((y*w+prior)/(est*w+prior), 0.8), 1.25)
 }
 
 // geography is what the zone table tells the prior: borough and centroid
@@ -336,13 +350,13 @@ func (f *pairFit) estimate(t trip.Trip) float64 {
 	return clampMinutes(f.est[pairIndex(t)] + f.pax[passengerIndex(t.Passengers)])
 }
 
-// fitPairs fits pair estimates and passenger offsets on the examples for
-// which use returns true (all when use is nil): each pair's prior is the
+// fitPairs fits pair estimates and passenger offsets on the trips of
+// every fold but skip (all when skip < 0): each pair's prior is the
 // regression on additive zone effects and geography, plus the smoothed
 // residuals of nearby pairs; the reverse pair's evidence and then the
 // pair's own pull its estimate from there.
-func fitPairs(examples []trip.Example, use func(int) bool, s ODSettings, g *geography) *pairFit {
-	sum, cnt, mean := pairSums(examples, use)
+func fitPairs(st *Stats, skip int, s ODSettings, g *geography) *pairFit {
+	sum, cnt, mean := st.pairSums(skip)
 	a, b := additiveEffects(sum, cnt, mean, s.ZoneShrinkage)
 	xtx, xty, seen := priorNormalEquations(sum, cnt, a, b, g)
 	beta := solveRidge(xtx, xty, s.Ridge, mean)
@@ -351,26 +365,7 @@ func fitPairs(examples []trip.Example, use func(int) bool, s ODSettings, g *geog
 		smoothResiduals(prior, sum, cnt, g.kernel, s.KernelShrinkage)
 	}
 	est := shrinkPairs(prior, sum, cnt, s.ReverseShrinkage, s.PairShrinkage)
-	return &pairFit{est: est, seen: seen, pax: passengerOffsets(examples, use, est, s.PassengerShrinkage)}
-}
-
-// pairSums are, by pair, the sum of the used examples' minutes and their
-// count, and the mean of all used minutes.
-func pairSums(examples []trip.Example, use func(int) bool) (sum, cnt []float64, mean float64) {
-	sum = make([]float64, numPairs)
-	cnt = make([]float64, numPairs)
-	var total, n float64
-	for i, ex := range examples {
-		if use != nil && !use(i) {
-			continue
-		}
-		k := pairIndex(ex.Trip)
-		sum[k] += float64(ex.Minutes)
-		cnt[k]++
-		total += float64(ex.Minutes)
-		n++
-	}
-	return sum, cnt, total / n
+	return &pairFit{est: est, seen: seen, pax: passengerOffsets(st, skip, est, s.PassengerShrinkage)}
 }
 
 // priorNormalEquations sums the normal equations of the prior regression
@@ -473,19 +468,12 @@ func shrinkPairs(prior, sum, cnt []float64, reverse, own float64) []float64 {
 	return est
 }
 
-// passengerOffsets is, by passenger category, the used examples' mean
-// residual from the pair estimates est, shrunk towards 0 by pseudo-count
-// shrink.
-func passengerOffsets(examples []trip.Example, use func(int) bool, est []float64, shrink float64) [numPassengerCats]float64 {
-	var psum, pcnt, pax [numPassengerCats]float64
-	for i, ex := range examples {
-		if use != nil && !use(i) {
-			continue
-		}
-		c := passengerIndex(ex.Passengers)
-		psum[c] += float64(ex.Minutes) - est[pairIndex(ex.Trip)]
-		pcnt[c]++
-	}
+// passengerOffsets is, by passenger category, the mean residual from the
+// pair estimates est of the trips of every fold but skip, shrunk towards 0
+// by pseudo-count shrink.
+func passengerOffsets(st *Stats, skip int, est []float64, shrink float64) [numPassengerCats]float64 {
+	psum, pcnt := st.passengerSums(skip, est)
+	var pax [numPassengerCats]float64
 	for c := range pax {
 		pax[c] = psum[c] / (pcnt[c] + shrink)
 	}

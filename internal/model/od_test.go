@@ -21,18 +21,18 @@ func TestPairSums(t *testing.T) {
 	examples := []trip.Example{ex(1, 2, 1, 10), ex(1, 2, 2, 20), ex(3, 1, 1, 6), ex(1, 2, 1, 40)}
 	tests := []struct {
 		name     string
-		use      func(int) bool
+		skip     int // the fold left out, -1 for none
 		wantSum  map[int]float64
 		wantCnt  map[int]float64
 		wantMean float64
 	}{
-		{"all", nil, map[int]float64{pair(1, 2): 70, pair(3, 1): 6}, map[int]float64{pair(1, 2): 3, pair(3, 1): 1}, 19},
-		{"even rows", func(i int) bool { return i%2 == 0 }, map[int]float64{pair(1, 2): 10, pair(3, 1): 6}, map[int]float64{pair(1, 2): 1, pair(3, 1): 1}, 8},
-		{"odd rows", func(i int) bool { return i%2 == 1 }, map[int]float64{pair(1, 2): 60}, map[int]float64{pair(1, 2): 2}, 30},
+		{"all", -1, map[int]float64{pair(1, 2): 70, pair(3, 1): 6}, map[int]float64{pair(1, 2): 3, pair(3, 1): 1}, 19},
+		{"even rows", 1, map[int]float64{pair(1, 2): 10, pair(3, 1): 6}, map[int]float64{pair(1, 2): 1, pair(3, 1): 1}, 8},
+		{"odd rows", 0, map[int]float64{pair(1, 2): 60}, map[int]float64{pair(1, 2): 2}, 30},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sum, cnt, mean := pairSums(examples, tt.use)
+			sum, cnt, mean := StatsOf(examples).pairSums(tt.skip)
 			if mean != tt.wantMean {
 				t.Errorf("mean %g; want %g", mean, tt.wantMean)
 			}
@@ -184,15 +184,15 @@ func TestPassengerOffsets(t *testing.T) {
 	examples := []trip.Example{ex(1, 2, 1, 14), ex(1, 2, 1, 16), ex(1, 2, trip.NoPassengers, 4), ex(1, 2, 2, 100)}
 	tests := []struct {
 		name string
-		use  func(int) bool
+		skip int // the fold left out, -1 for none
 		want map[int]float64
 	}{
-		{"all", nil, map[int]float64{1: 10.0 / 12, numPassengerCats - 1: -6.0 / 11, 2: 90.0 / 11}},
-		{"first three", func(i int) bool { return i < 3 }, map[int]float64{1: 10.0 / 12, numPassengerCats - 1: -6.0 / 11}},
+		{"all", -1, map[int]float64{1: 10.0 / 12, numPassengerCats - 1: -6.0 / 11, 2: 90.0 / 11}},
+		{"even rows", 1, map[int]float64{1: 4.0 / 11, numPassengerCats - 1: -6.0 / 11}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pax := passengerOffsets(examples, tt.use, est, 10)
+			pax := passengerOffsets(StatsOf(examples), tt.skip, est, 10)
 			for c, got := range pax {
 				if !near(got, tt.want[c]) {
 					t.Errorf("offset of category %d = %g; want %g", c, got, tt.want[c])
@@ -209,8 +209,9 @@ func TestFitPairsRealData(t *testing.T) {
 	_, _, examples := trained(t)
 	s := DefaultODSettings()
 	g := newGeography(fixture.zones, s.KernelKm)
-	fit := fitPairs(examples, nil, s, g)
-	sum, cnt, _ := pairSums(examples, nil)
+	st := StatsOf(examples)
+	fit := fitPairs(st, -1, s, g)
+	sum, cnt, _ := st.pairSums(-1)
 	busy, seen := 0, 0
 	for k, e := range fit.est {
 		if !(e >= 1 && e <= 60) {

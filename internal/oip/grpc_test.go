@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"math"
 	"net"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -384,4 +386,130 @@ func BenchmarkGRPCInferOne(b *testing.B) {
 			}
 		}
 	})
+}
+
+// lateModels has no model until load is called, as a server whose model
+// arrives after it starts listening.
+type lateModels struct {
+	cur atomic.Pointer[serving.ModelVersion]
+}
+
+func (m *lateModels) load(mv *serving.ModelVersion)  { m.cur.Store(mv) }
+func (m *lateModels) Default() *serving.ModelVersion { return m.cur.Load() }
+func (m *lateModels) Version(ctx context.Context, v string) (*serving.ModelVersion, error) {
+	return serving.NewStatic(m.cur.Load()).Version(ctx, v)
+}
+func (m *lateModels) List(ctx context.Context) ([]serving.Info, error) {
+	return serving.NewStatic(m.cur.Load()).List(ctx)
+}
+
+// TestGRPCHealthFollowsReadiness watches and checks the health service
+// with grpc-go's health client while the server goes from no model to
+// ready to draining to stopping: Watch must tell each change, as the REST
+// readiness answers it, and end at EndWatches so that GracefulStop returns.
+func TestGRPCHealthFollowsReadiness(t *testing.T) {
+	_, _, mv := newServer(t, 5)
+	models := &lateModels{}
+	svc, err := serving.New(models, serving.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny, err := trip.NYC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(svc, Options{Location: ny})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis := bufconn.Listen(1 << 20)
+	g := s.NewGRPCServer()
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(lis) }()
+	t.Cleanup(g.Stop)
+	cc, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	ctx := ctxT(t)
+	hc := healthpb.NewHealthClient(cc)
+	rest := mux(s)
+	const (
+		up           = healthpb.HealthCheckResponse_SERVING
+		down         = healthpb.HealthCheckResponse_NOT_SERVING
+		unknownSvc   = healthpb.HealthCheckResponse_SERVICE_UNKNOWN
+		inferenceSvc = "inference.GRPCInferenceService"
+	)
+	watch := func(service string) healthpb.Health_WatchClient {
+		w, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{Service: service})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	next := func(name string, w healthpb.Health_WatchClient, want healthpb.HealthCheckResponse_ServingStatus) {
+		t.Helper()
+		r, err := w.Recv()
+		if err != nil || r.Status != want {
+			t.Fatalf("%s: Watch sent %v, %v; want %v", name, r, err, want)
+		}
+	}
+	check := func(name string, want healthpb.HealthCheckResponse_ServingStatus, restStatus int) {
+		t.Helper()
+		for _, svcName := range []string{"", inferenceSvc} {
+			r, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: svcName})
+			if err != nil || r.Status != want {
+				t.Errorf("%s: Check(%q) = %v, %v; want %v", name, svcName, r, err, want)
+			}
+		}
+		l, err := hc.List(ctx, &healthpb.HealthListRequest{})
+		if err != nil || len(l.Statuses) != 2 || l.Statuses[""].GetStatus() != want || l.Statuses[inferenceSvc].GetStatus() != want {
+			t.Errorf("%s: List = %v, %v; want both %v", name, l, err, want)
+		}
+		if got := do(t, rest, "GET", "/v2/health/ready", nil, nil).Code; got != restStatus {
+			t.Errorf("%s: REST /v2/health/ready = %d; want %d", name, got, restStatus)
+		}
+	}
+
+	all, inference, unknown := watch(""), watch(inferenceSvc), watch("other")
+	next("no model", all, down)
+	next("no model", inference, down)
+	next("unknown service", unknown, unknownSvc)
+	check("no model", down, http.StatusServiceUnavailable)
+	if _, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "other"}); grpcstatus.Code(err) != codes.NotFound {
+		t.Errorf("Check of an unknown service: %v; want NotFound", err)
+	}
+
+	models.load(mv)
+	next("model loaded", all, up)
+	next("model loaded", inference, up)
+	check("model loaded", up, http.StatusOK)
+	late := watch("")
+	next("watch begun when ready", late, up)
+
+	s.Drain()
+	for _, w := range []healthpb.Health_WatchClient{all, inference, late} {
+		next("draining", w, down)
+	}
+	check("draining", down, http.StatusServiceUnavailable)
+
+	s.EndWatches()
+	for _, w := range []healthpb.Health_WatchClient{all, inference, late, unknown} {
+		if r, err := w.Recv(); grpcstatus.Code(err) != codes.Unavailable {
+			t.Errorf("after EndWatches: Watch sent %v, %v; want the stream ended with Unavailable", r, err)
+		}
+	}
+	stopped := make(chan struct{})
+	go func() { g.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		t.Fatal("GracefulStop did not return after EndWatches")
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
 }

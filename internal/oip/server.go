@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/taxieta/taxieta/internal/apierr"
 	"github.com/taxieta/taxieta/internal/httpbody"
@@ -25,17 +24,8 @@ import (
 	"github.com/taxieta/taxieta/internal/tripjson"
 )
 
-// Options tune a Server.
-type Options struct {
-	// MaxRows is the most trips one request may hold (default 10,000).
-	MaxRows int
-	// MaxBodyBytes bounds a request body (default 8 MiB).
-	MaxBodyBytes int64
-	// Version is the server version GET /v2 answers: the taxieta build's.
-	Version string
-	// Location is the time zone of pickup times without an offset (New York).
-	Location *time.Location
-}
+// Options tune a Server: the limits every protocol binding shares.
+type Options = serving.ProtocolOptions
 
 // Server answers the Open Inference Protocol v2 over a prediction seam.
 type Server struct {
@@ -43,12 +33,29 @@ type Server struct {
 	opts     Options
 	bufs     sync.Pool // *buffers
 	draining atomic.Bool
+
+	drainOnce, endOnce sync.Once
+	drained            chan struct{} // closed by Drain
+	ended              chan struct{} // closed by EndWatches
 }
 
 // Drain turns readiness false (REST /v2/health/ready, gRPC ServerReady and
-// the gRPC health service) for the rest of the server's life, so that load
-// balancers stop sending requests before the listeners close.
-func (s *Server) Drain() { s.draining.Store(true) }
+// the gRPC health service, whose Watch streams are told NOT_SERVING at
+// once) for the rest of the server's life, so that load balancers and
+// gRPC clients stop sending requests before the listeners close.
+func (s *Server) Drain() {
+	s.drainOnce.Do(func() {
+		s.draining.Store(true)
+		close(s.drained)
+	})
+}
+
+// EndWatches ends the gRPC health service's Watch streams (with
+// UNAVAILABLE, on which a client watches again elsewhere). A Watch stream
+// lasts as long as its client wants, so without this a graceful stop of the
+// gRPC server would wait for them until the grace period ran out. Call it
+// after Drain and the drain delay, just before GracefulStop.
+func (s *Server) EndWatches() { s.endOnce.Do(func() { close(s.ended) }) }
 
 // ready says a model is loaded and the server is not draining.
 func (s *Server) ready() bool { return !s.draining.Load() && s.svc.Current() != nil }
@@ -65,16 +72,11 @@ func New(svc *serving.Service, opts Options) (*Server, error) {
 	if svc == nil {
 		return nil, errors.New("oip: no prediction service")
 	}
-	if opts.Location == nil {
-		return nil, errors.New("oip: no time zone for pickup times")
+	opts, err := opts.Check()
+	if err != nil {
+		return nil, fmt.Errorf("oip: %w", err)
 	}
-	if opts.MaxRows <= 0 {
-		opts.MaxRows = 10000
-	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 8 << 20
-	}
-	s := &Server{svc: svc, opts: opts}
+	s := &Server{svc: svc, opts: opts, drained: make(chan struct{}), ended: make(chan struct{})}
 	s.bufs.New = func() any { return &buffers{} }
 	return s, nil
 }

@@ -108,6 +108,13 @@ func TestInferJSON(t *testing.T) {
 		{"columns", "/v2/models/taxi-duration/infer", columns},
 		{"matrix", "/v2/models/taxi-duration/versions/3/infer", matrix},
 		{"query version", "/v2/models/taxi-duration/infer?model_version=3", matrix},
+		// Members the protocol does not name are skipped, nulls are absent,
+		// a member given twice counts as given last, data may nest.
+		{"tolerant", "/v2/models/taxi-duration/infer", `{"parameters":null,"extra":{"a":[1,{"b":null}]},"inputs":[{"name":"x"}],"inputs":[
+			{"name":"PULocationID","shape":[2,1],"datatype":"INT64","data":[[74],[132]],"parameters":{"shm":"no"}},
+			{"name":"DOLocationID","shape":[2],"datatype":"INT64","data":[236,48],"parameters":null},
+			{"name":"passenger_count","shape":[2],"datatype":"INT64","data":[1,-1],"tags":[]},
+			{"name":"pickup_datetime","shape":[2],"datatype":"BYTES","data":[["2024-03-05T08:15:00"],[""]]}],"outputs":[],"id":null}`},
 	} {
 		w := do(t, h, "POST", c.path, nil, []byte(c.body))
 		if w.Code != 200 {
@@ -216,6 +223,25 @@ func TestInferErrors(t *testing.T) {
 		{"unknown input", "/v2/models/taxi-duration/infer", `{"inputs":[{"name":"x","shape":[1],"datatype":"INT64","data":[1]}]}`, 400, "unknown input"},
 		{"unknown output", "/v2/models/taxi-duration/infer", strings.TrimSuffix(in("1"), "}") + `,"outputs":[{"name":"x"}]}`, 400, "unknown output"},
 		{"bad pickup", "/v2/models/taxi-duration/infer", `{"inputs":[{"name":"PULocationID","shape":[1],"datatype":"INT64","data":[1]},{"name":"DOLocationID","shape":[1],"datatype":"INT64","data":[1]},{"name":"pickup_datetime","shape":[1],"datatype":"BYTES","data":["soon"]}]}`, 400, "ISO 8601"},
+		{"trailing data", "/v2/models/taxi-duration/infer", in("1") + " {}", 400, "malformed JSON at byte"},
+		{"not an object", "/v2/models/taxi-duration/infer", `[]`, 400, "want a JSON object"},
+		{"empty", "/v2/models/taxi-duration/infer", ``, 400, "not an inference request"},
+		{"inputs not array", "/v2/models/taxi-duration/infer", `{"inputs":{}}`, 400, "inputs must be an array of tensors"},
+		{"input not object", "/v2/models/taxi-duration/infer", `{"inputs":[1]}`, 400, "inputs[0] must be a tensor object"},
+		{"name not string", "/v2/models/taxi-duration/infer", `{"inputs":[{"name":5}]}`, 400, "inputs[0].name must be a string"},
+		{"datatype not string", "/v2/models/taxi-duration/infer", `{"inputs":[{"name":"x"},{"datatype":null}]}`, 400, "inputs[1].datatype must be a string"},
+		{"shape not array", "/v2/models/taxi-duration/infer", `{"inputs":[{"name":"PULocationID","shape":"1","datatype":"INT64","data":[1]}]}`, 400, "inputs[0].shape must be an array of integers"},
+		{"shape float", "/v2/models/taxi-duration/infer", `{"inputs":[{"name":"PULocationID","shape":[1.5],"datatype":"INT64","data":[1]}]}`, 400, "inputs[0].shape must be an array of integers"},
+		{"shape empty", "/v2/models/taxi-duration/infer", `{"inputs":[{"name":"PULocationID","shape":[],"datatype":"INT64","data":[1]}]}`, 400, "input PULocationID has shape []"},
+		{"id not string", "/v2/models/taxi-duration/infer", `{"id":7,"inputs":[]}`, 400, "id must be a string"},
+		{"binary size", "/v2/models/taxi-duration/infer", `{"inputs":[{"name":"PULocationID","shape":[1],"datatype":"INT64","parameters":{"binary_data_size":"8"}}]}`, 400, "inputs[0].parameters.binary_data_size must be a whole number of bytes"},
+		{"binary size past end", "/v2/models/taxi-duration/infer", `{"inputs":[{"name":"PULocationID","shape":[1],"datatype":"INT64","parameters":{"binary_data_size":8}}]}`, 400, "input PULocationID: binary_data_size 8 is past the end"},
+		{"binary output", "/v2/models/taxi-duration/infer", strings.TrimSuffix(in("1"), "}") + `,"parameters":{"binary_data_output":"yes"}}`, 400, "parameters.binary_data_output must be true or false"},
+		{"output binary", "/v2/models/taxi-duration/infer", strings.TrimSuffix(in("1"), "}") + `,"outputs":[{"name":"low_minutes","parameters":{"binary_data":1}}]}`, 400, "output low_minutes: parameters.binary_data must be true or false"},
+		{"output not object", "/v2/models/taxi-duration/infer", strings.TrimSuffix(in("1"), "}") + `,"outputs":["low_minutes"]}`, 400, "outputs[0] must be an object"},
+		{"strings", "/v2/models/taxi-duration/infer", `{"inputs":[{"name":"pickup_datetime","shape":[1],"datatype":"BYTES","data":[1]}]}`, 400, "input pickup_datetime: data must be (nested) arrays of strings"},
+		{"ints", "/v2/models/taxi-duration/infer", `{"inputs":[{"name":"PULocationID","shape":[1],"datatype":"INT64","data":["1"]}]}`, 400, "input PULocationID: data must be (nested) arrays of integers"},
+		{"deep", "/v2/models/taxi-duration/infer", `{"inputs":[{"name":"PULocationID","shape":[1],"datatype":"INT64","data":` + strings.Repeat("[", 100) + "1" + strings.Repeat("]", 100) + `}]}`, 400, "nested deeper than 64"},
 		{"model", "/v2/models/nope/infer", in("1"), 404, "not found"},
 		{"version", "/v2/models/taxi-duration/versions/7/infer", in("1"), 404, "not found"},
 	} {

@@ -59,8 +59,9 @@ func benchRun(b *testing.B, url string) {
 	out, _ := connect(b, url)
 	ctx, cancel := context.WithCancel(b.Context())
 	done := make(chan Stats, 1)
+	b.ReportAllocs() // of this whole process: the consumer, its connections and the polling below
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0, sw0 := cpuTime()
 	srv0 := serverTicks()
 	start := time.Now()
 	go func() {
@@ -85,7 +86,9 @@ func benchRun(b *testing.B, url string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu, sw := cpuTime()
+	cpu -= cpu0
+	sw -= sw0
 	if srv0 >= 0 {
 		b.ReportMetric(float64(serverTicks()-srv0)*1e6/clockTicks/float64(b.N), "server-cpu-µs/event")
 	}
@@ -96,19 +99,36 @@ func benchRun(b *testing.B, url string) {
 		b.Errorf("stats %+v, want %d out", s, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	// The payload sizes, for comparing with nats bench at the same sizes
+	// (scripts/bench/stream.sh).
+	inBytes := 0
+	for _, ev := range evs {
+		inBytes += len(ev.data)
+	}
+	b.ReportMetric(float64(inBytes)/float64(len(evs)), "in-B/event")
+	if st, err := js.Stream(b.Context(), top.OutStream); err == nil {
+		if last, err := st.GetLastMsgForSubject(b.Context(), top.OutSubject); err == nil {
+			b.ReportMetric(float64(len(last.Data)), "out-B/event")
+		}
+	}
 	// CPU time of this process (with an embedded server, the server's too)
 	// per event: unlike the rate, it hardly depends on what else the
 	// machine runs.
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/event")
+	// Context switches of this process per event: each is a goroutine's
+	// thread going to sleep or being preempted, which costs more than its
+	// CPU time on a loaded machine.
+	b.ReportMetric(float64(sw)/float64(b.N), "ctxsw/event")
 }
 
-// cpuTime is the CPU time this process used so far.
-func cpuTime() time.Duration {
+// cpuTime is the CPU time this process used so far, and its context
+// switches (voluntary and not).
+func cpuTime() (time.Duration, int64) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Nvcsw + ru.Nivcsw
 }
 
 // clockTicks is Linux's unit of CPU time in /proc/PID/stat (USER_HZ).

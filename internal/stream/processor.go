@@ -118,9 +118,7 @@ func count(n *atomic.Uint64, c prometheus.Counter) {
 
 // inflight is a fetched message whose output was published.
 type inflight struct {
-	msg     jetstream.Msg
-	pubID   uint64
-	result  <-chan pubResult
+	msg     *nats.Msg
 	subject string      // of the output
 	dead    *EventError // nil for an estimate
 	started time.Time
@@ -128,8 +126,17 @@ type inflight struct {
 
 type processor struct {
 	cfg Config
+	in  *nats.Conn // fetches and acknowledgements
 	pub *publisher
 	dec *Decoder
+	// est and body are the estimate message, reused for every event: a
+	// publish copies them into the connection's buffer before it returns.
+	est  *nats.Msg
+	body []byte
+	// ack and nak are the acknowledgements, as JetStream reads them on a
+	// message's reply subject; nak hands a message back, to be redelivered
+	// after a second.
+	ack, nak []byte
 	// mv is the model version the last event was estimated with, and
 	// modelJSON its identity as estimates carry it.
 	mv        *serving.ModelVersion
@@ -159,13 +166,6 @@ func Run(ctx context.Context, in, out *nats.Conn, cfg Config) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("stream: %w", err)
 	}
-	// Outputs in flight: MaxInFlight queued for acknowledge, one it waits
-	// for, one being published.
-	pub, err := newPublisher(out, cfg.MaxInFlight+2)
-	if err != nil {
-		return Stats{}, err
-	}
-	defer pub.close()
 	var cons jetstream.Consumer
 	if cfg.Setup {
 		cons, err = Ensure(ctx, js, cfg.Topology)
@@ -179,7 +179,9 @@ func Run(ctx context.Context, in, out *nats.Conn, cfg Config) (Stats, error) {
 		return Stats{}, err
 	}
 	p := &processor{
-		cfg: cfg, pub: pub, dec: dec, log: cfg.Logger, m: cfg.Metrics,
+		cfg: cfg, in: in, dec: dec, log: cfg.Logger, m: cfg.Metrics,
+		ack: []byte("+ACK"), nak: []byte(`-NAK {"delay":1000000000}`),
+		est: &nats.Msg{Subject: cfg.Topology.OutSubject, Header: nats.Header{jetstream.MsgIDHeader: make([]string, 1)}},
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -187,6 +189,10 @@ func Run(ctx context.Context, in, out *nats.Conn, cfg Config) (Stats, error) {
 	if p.m == nil {
 		p.m = newMetrics() // counted, never exposed
 	}
+	if p.pub, err = newPublisher(out, cfg.MaxInFlight, cfg.PublishTimeout, p.finish); err != nil {
+		return Stats{}, err
+	}
+	defer p.pub.close()
 	return p.run(ctx, in, cons)
 }
 
@@ -209,17 +215,17 @@ func (c *Config) check() error {
 }
 
 func (p *processor) run(ctx context.Context, in *nats.Conn, cons jetstream.Consumer) (Stats, error) {
-	pending := make(chan inflight, p.cfg.MaxInFlight)
 	var wg sync.WaitGroup
-	wg.Go(func() { p.acknowledge(pending) })
-	lagCtx, stopLag := context.WithCancel(context.WithoutCancel(ctx))
-	wg.Go(func() { p.pollLag(lagCtx, cons) })
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Go(func() { p.pollLag(bg, cons) })
+	wg.Go(func() { p.pub.expire(bg) })
 
-	err := p.fetchLoop(ctx, cons, pending)
-	// Drain: everything fetched has been published; wait for JetStream's
-	// answers and acknowledge, then make sure the acks reach the server.
-	close(pending)
-	stopLag()
+	err := p.fetchLoop(ctx, in)
+	// Drain: everything fetched has been published; wait until each
+	// output was stored and its request acknowledged (or handed back),
+	// then make sure the acks reach the server.
+	p.pub.idle()
+	stop()
 	wg.Wait()
 	if ferr := in.FlushTimeout(p.cfg.PublishTimeout); ferr != nil && !errors.Is(ferr, nats.ErrConnectionClosed) {
 		err = errors.Join(err, fmt.Errorf("stream: flush acknowledgements: %w", ferr))
@@ -227,79 +233,110 @@ func (p *processor) run(ctx context.Context, in *nats.Conn, cons jetstream.Consu
 	return p.n.stats(), err
 }
 
-// fetchesOutstanding is how many fetches a process keeps asked for at once,
-// so that the server fills one while the other's messages are processed.
-const fetchesOutstanding = 2
-
 // fetchLoop fetches batches until ctx is cancelled or a fatal error, and
-// processes every message of each batch it asked for, as they arrive.
+// processes every message of each batch it asked for, as they arrive. It
+// keeps two fetches asked for at once, so that the server fills one while
+// the other's messages are processed.
 //
 // Fetches are deliberately not tied to ctx: a batch, once asked for, is
 // received in full (at most FetchWait) and processed, so that nothing is
 // left delivered and unacknowledged at exit.
-func (p *processor) fetchLoop(ctx context.Context, cons jetstream.Consumer, pending chan<- inflight) error {
-	fetchCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	var fatal error
-	var fatalOnce sync.Once
-	fail := func(err error) {
-		fatalOnce.Do(func() { fatal = err })
-		stop()
-	}
-	msgs := make(chan jetstream.Msg, p.cfg.Batch)
-	go func() {
-		var batches sync.WaitGroup
-		defer func() {
-			batches.Wait()
-			close(msgs)
-		}()
-		slots := make(chan struct{}, fetchesOutstanding)
-		retry := backoff.New(50*time.Millisecond, 5*time.Second)
-		for {
-			select {
-			case slots <- struct{}{}:
-			case <-fetchCtx.Done():
-				return
-			}
-			if fetchCtx.Err() != nil {
-				return
-			}
-			batch, err := cons.Fetch(p.cfg.Batch, jetstream.FetchMaxWait(p.cfg.FetchWait))
-			if err != nil {
-				<-slots
-				if ferr := p.fatal(err); ferr != nil {
-					fail(ferr)
-					return
-				}
-				p.log.Warn("fetch failed; retrying", "err", err, "retry_in", retry.Delay())
-				_ = retry.Wait(fetchCtx) // a done fetchCtx ends the loop at its top
-				continue
-			}
-			retry.Reset()
-			batches.Go(func() {
-				defer func() { <-slots }()
-				for msg := range batch.Messages() {
-					msgs <- msg
-				}
-				if err := batch.Error(); err != nil {
-					if ferr := p.fatal(err); ferr != nil {
-						fail(ferr)
-						return
+func (p *processor) fetchLoop(ctx context.Context, in *nats.Conn) error {
+	subject := pullRequestSubject(p.cfg.Topology)
+	retry := backoff.New(50*time.Millisecond, 5*time.Second)
+	var (
+		pulls [2]*pull // nil when not asked for
+		fatal error
+	)
+	// Fetches the server never answers end by their deadline, checked
+	// every second.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		active := 0
+		for i := range pulls {
+			if pulls[i] == nil && fatal == nil && ctx.Err() == nil {
+				pl, err := startPull(in, subject, p.cfg.Batch, p.cfg.FetchWait)
+				if err != nil {
+					if fatal = p.fatal(err); fatal == nil {
+						p.log.Warn("fetch failed; retrying", "err", err, "retry_in", retry.Delay())
+						_ = retry.Wait(ctx) // a done ctx ends the loop
 					}
-					// Hold the slot a moment, so that failures do not spin.
-					p.log.Warn("fetch failed; retrying", "err", err)
-					select {
-					case <-fetchCtx.Done():
-					case <-time.After(time.Second):
-					}
+					continue
 				}
-			})
+				retry.Reset()
+				pulls[i] = pl
+			}
+			if pulls[i] != nil {
+				active++
+			}
 		}
-	}()
-	for msg := range msgs {
-		p.handle(msg, pending)
+		if active == 0 {
+			if fatal != nil || ctx.Err() != nil {
+				return fatal
+			}
+			continue // both failed to start; retry waited
+		}
+		var c0, c1 chan *nats.Msg // nil (never ready) without a fetch
+		if pulls[0] != nil {
+			c0 = pulls[0].msgs
+		}
+		if pulls[1] != nil {
+			c1 = pulls[1].msgs
+		}
+		select {
+		case m := <-c0:
+			p.receive(ctx, &pulls[0], m, &fatal)
+		case m := <-c1:
+			p.receive(ctx, &pulls[1], m, &fatal)
+		case now := <-tick.C:
+			for i, pl := range pulls {
+				if pl != nil && now.After(pl.deadline) && pl.stalled() {
+					p.endPull(&pulls[i])
+				}
+			}
+		}
 	}
-	return fatal
+}
+
+// receive handles one message that fetch *pl received, and ends the fetch
+// when the server is done with it. An error that means consuming cannot go
+// on is left in *fatal.
+func (p *processor) receive(ctx context.Context, pl **pull, m *nats.Msg, fatal *error) {
+	f := *pl
+	if !isStatus(m) {
+		f.received++
+		p.handle(m)
+		if f.received == p.cfg.Batch {
+			p.endPull(pl)
+		}
+		return
+	}
+	f.statuses++
+	ends, err := pullStatus(m)
+	if err != nil {
+		if ferr := p.fatal(err); ferr != nil {
+			*fatal = ferr
+		} else {
+			// Pause a moment, so that failures do not spin.
+			p.log.Warn("fetch failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	if ends {
+		p.endPull(pl)
+	}
+}
+
+// endPull ends fetch *pl, handles what its inbox still held, and clears it.
+func (p *processor) endPull(pl **pull) {
+	for _, m := range (*pl).end() {
+		p.handle(m)
+	}
+	*pl = nil
 }
 
 // fatal returns the error to stop with if err means that consuming cannot
@@ -328,14 +365,15 @@ func (p *processor) model() *serving.ModelVersion {
 }
 
 // handle decodes one event, estimates it and publishes the estimate, or the
-// dead letter, asynchronously; acknowledge finishes it.
-func (p *processor) handle(msg jetstream.Msg, pending chan<- inflight) {
+// dead letter, asynchronously; finish completes it. When MaxInFlight outputs
+// await their answer, it waits for the oldest.
+func (p *processor) handle(msg *nats.Msg) {
 	started := time.Now()
 	count(&p.n.in, p.m.in)
-	ack, ok := parseAckSubject(msg.Reply())
+	ack, ok := parseAckSubject(msg.Reply)
 	if !ok {
 		// Not a JetStream message: nothing to acknowledge or derive an id from.
-		p.log.Error("message without JetStream metadata; skipped", "subject", msg.Subject(), "reply", msg.Reply())
+		p.log.Error("message without JetStream metadata; skipped", "subject", msg.Subject, "reply", msg.Reply)
 		return
 	}
 	if ack.delivered > 1 {
@@ -343,89 +381,75 @@ func (p *processor) handle(msg jetstream.Msg, pending chan<- inflight) {
 	}
 	id := ack.outputID()
 	var out *nats.Msg
-	req, err := p.dec.Decode(msg.Data())
+	req, err := p.dec.Decode(msg.Data)
 	if err == nil {
-		var body []byte
 		mv := p.model()
 		pred := p.cfg.Models.Predict(serving.Call{Protocol: serving.Stream, ID: req.RideID.String()}, mv, req.Trip)
-		body, err = AppendEstimate(make([]byte, 0, 160+len(p.modelJSON)), req.RideID, pred, p.modelJSON)
+		p.body, err = AppendEstimate(p.body[:0], req.RideID, pred, p.modelJSON)
 		if err == nil {
-			out = &nats.Msg{Subject: p.cfg.Topology.OutSubject, Data: body, Header: nats.Header{jetstream.MsgIDHeader: {id}}}
+			out = p.est
+			out.Data = p.body
+			out.Header[jetstream.MsgIDHeader][0] = id
 		}
 	}
-	var evErr *EventError
+	var dead *EventError
 	if err != nil {
 		// Decode's errors are *EventErrors; AppendEstimate's (a non-finite
 		// estimate) becomes an invalid one.
-		if !errors.As(err, &evErr) {
+		evErr, ok := errors.AsType[*EventError](err)
+		if !ok {
 			evErr = &EventError{Reason: err.Error()}
 		}
+		dead = evErr
 		p.log.Debug("dead letter", "stream_seq", ack.streamSeq, "reason", evErr.Error())
-		out = &nats.Msg{Subject: p.cfg.Topology.DeadLetterSubject, Data: msg.Data(), Header: nats.Header{
+		out = &nats.Msg{Subject: p.cfg.Topology.DeadLetterSubject, Data: msg.Data, Header: nats.Header{
 			jetstream.MsgIDHeader: {id},
 			HeaderError:           {headerSafe(evErr.Error())},
 			HeaderErrorClass:      {evErr.Class()},
 			HeaderStream:          {ack.stream},
 			HeaderSequence:        {strconv.FormatUint(ack.streamSeq, 10)},
-			HeaderSubject:         {msg.Subject()},
+			HeaderSubject:         {msg.Subject},
 		}}
 	}
-	pubID, result, err := p.pub.publish(out)
-	if err != nil {
-		p.fail(msg, fmt.Errorf("publish to %s: %w", out.Subject, err))
-		return
-	}
 	p.m.inFlight.Inc()
-	pending <- inflight{msg: msg, pubID: pubID, result: result, subject: out.Subject, dead: evErr, started: started}
+	if err := p.pub.publish(out, inflight{msg: msg, subject: out.Subject, dead: dead, started: started}); err != nil {
+		p.m.inFlight.Dec()
+		p.fail(msg, fmt.Errorf("publish to %s: %w", out.Subject, err))
+	}
 }
 
-// acknowledge waits, in order, for JetStream to store each output, then
-// acknowledges its request; a failed output's request is negatively
-// acknowledged so that it is redelivered.
-func (p *processor) acknowledge(pending <-chan inflight) {
-	timeout := time.NewTimer(p.cfg.PublishTimeout)
-	defer timeout.Stop()
-	for f := range pending {
-		var r pubResult
-		select {
-		case r = <-f.result:
-		default:
-			timeout.Reset(p.cfg.PublishTimeout - time.Since(f.started))
-			select {
-			case r = <-f.result:
-			case <-timeout.C:
-				p.pub.forget(f.pubID)
-				r.err = fmt.Errorf("no acknowledgement from JetStream within %s", p.cfg.PublishTimeout)
-			}
-		}
-		p.m.inFlight.Dec()
-		if r.err != nil {
-			p.fail(f.msg, fmt.Errorf("publish to %s: %w", f.subject, r.err))
-			continue
-		}
-		if r.duplicate {
-			count(&p.n.duplicates, p.m.duplicates)
-		}
-		if err := f.msg.Ack(); err != nil {
-			// The output is stored; the request will be redelivered and its
-			// output recognised as a duplicate.
-			p.log.Warn("ack failed", "err", err)
-			continue
-		}
-		if f.dead != nil {
-			count(&p.n.dead, p.m.dead.WithLabelValues(f.dead.Class()))
-		} else {
-			count(&p.n.out, p.m.out)
-		}
-		p.m.latency.Observe(time.Since(f.started).Seconds())
+// finish completes an event once JetStream answered the publish of its
+// output (or did not, in time): a stored output's request is acknowledged;
+// a failed output's request is negatively acknowledged, to be redelivered.
+// It runs on the publisher's goroutines, possibly two at once.
+func (p *processor) finish(f inflight, r pubResult) {
+	p.m.inFlight.Dec()
+	if r.err != nil {
+		p.fail(f.msg, fmt.Errorf("publish to %s: %w", f.subject, r.err))
+		return
 	}
+	if r.duplicate {
+		count(&p.n.duplicates, p.m.duplicates)
+	}
+	if err := p.in.Publish(f.msg.Reply, p.ack); err != nil {
+		// The output is stored; the request will be redelivered and its
+		// output recognised as a duplicate.
+		p.log.Warn("ack failed", "err", err)
+		return
+	}
+	if f.dead != nil {
+		count(&p.n.dead, p.m.dead.WithLabelValues(f.dead.Class()))
+	} else {
+		count(&p.n.out, p.m.out)
+	}
+	p.m.latency.Observe(time.Since(f.started).Seconds())
 }
 
 // fail gives a message back to JetStream for redelivery after a pause.
-func (p *processor) fail(msg jetstream.Msg, err error) {
+func (p *processor) fail(msg *nats.Msg, err error) {
 	count(&p.n.failed, p.m.failed)
 	p.log.Warn("output not stored; request will be redelivered", "err", err)
-	if nerr := msg.NakWithDelay(time.Second); nerr != nil {
+	if nerr := p.in.Publish(msg.Reply, p.nak); nerr != nil {
 		p.log.Warn("nak failed; request will be redelivered after the ack wait", "err", nerr)
 	}
 }

@@ -23,14 +23,48 @@ import (
 // on every string, and stay as cheap as writing the bytes: it allocates
 // nothing beyond growing b, and copies each run of bytes that need no
 // escape with one append.
-func AppendString(b []byte, s string) []byte {
+func AppendString(b []byte, s string) []byte { return appendString(b, s, &jsonEscaping) }
+
+// AppendLogString appends s as log/slog's JSON handler writes a string: as
+// AppendString does, but < > & are kept as they are and \b and \f are
+// \u0008 and \u000c. internal/logging writes its request lines with it,
+// byte for byte as slog would.
+func AppendLogString(b []byte, s string) []byte { return appendString(b, s, &slogEscaping) }
+
+// escaping is how one JSON writer escapes ASCII: which bytes it copies as
+// they are, and whether \b and \f take their short forms.
+type escaping struct {
+	safe    [utf8.RuneSelf]bool
+	shortBF bool
+}
+
+var (
+	// jsonEscaping is encoding/json's: controls, " \ and < > & escaped.
+	jsonEscaping = newEscaping(`"\<>&`, true)
+	// slogEscaping is log/slog's: controls, " and \ escaped.
+	slogEscaping = newEscaping(`"\`, false)
+)
+
+// newEscaping copies every ASCII byte from U+0020 on but those of escaped.
+func newEscaping(escaped string, shortBF bool) escaping {
+	e := escaping{shortBF: shortBF}
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		e.safe[c] = true
+	}
+	for _, c := range escaped {
+		e.safe[c] = false
+	}
+	return e
+}
+
+func appendString(b []byte, s string, e *escaping) []byte {
 	b = slices.Grow(b, len(s)+2)
 	b = append(b, '"')
 	start := 0 // s[start:i] is yet to be copied and needs no escape
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if safeASCII[c] {
+			if e.safe[c] {
 				i++
 				continue
 			}
@@ -38,10 +72,14 @@ func AppendString(b []byte, s string) []byte {
 			switch c {
 			case '"', '\\':
 				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
+			case '\b', '\f':
+				if !e.shortBF {
+					b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+				} else if c == '\b' {
+					b = append(b, '\\', 'b')
+				} else {
+					b = append(b, '\\', 'f')
+				}
 			case '\n':
 				b = append(b, '\\', 'n')
 			case '\r':
@@ -75,16 +113,3 @@ func AppendString(b []byte, s string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// safeASCII says which ASCII bytes AppendString copies as they are: all but
-// the controls below 0x20, " and \, and < > & (DEL is copied, as
-// encoding/json does).
-var safeASCII = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = true
-	}
-	for _, c := range `"\<>&` {
-		t[c] = false
-	}
-	return t
-}()

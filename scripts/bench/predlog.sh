@@ -17,7 +17,7 @@ if [ -z "$bin" ]; then bin=$tmp/taxieta; go build -o "$bin" ./cmd/taxieta; fi
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() { for _ in $(seq 1 500); do curl -fs -o /dev/null "$1" && return; sleep 0.01; done; echo "not ready: $1" >&2; exit 1; }
 grpc=()
-"$bin" serve --help 2>&1 | grep -q -- '-grpc-addr' && grpc=(--grpc-addr off)
+case $("$bin" serve --help 2>&1) in *-grpc-addr*) grpc=(--grpc-addr off) ;; esac # read whole: grep -q + pipefail fails on SIGPIPE
 off=$(port); on=$(port)
 "$bin" serve --addr "127.0.0.1:$off" "${grpc[@]}" 2>/dev/null & pids+=($!)
 "$bin" serve --addr "127.0.0.1:$on" "${grpc[@]}" --prediction-log "$tmp/log" --prediction-log-buffer 1048576 2>/dev/null & pids+=($!)

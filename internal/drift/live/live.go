@@ -380,10 +380,20 @@ func (b *Batch) Observe(o serving.Observation) {
 	if b.mv.Load() != o.Model {
 		return
 	}
+	// Counted here first, then added once a bin: an atomic add a trip
+	// and feature, from both of a batch run's scoring goroutines, kept
+	// the counters' cache lines moving between the cores and took a sixth
+	// of a run.
 	p := o.Model.Artifact.Profile
+	var local [drift.TotalBins]int64
 	for i := range o.Trips {
 		for _, x := range p.BinsOf(&o.Trips[i], o.Predictions[i]) {
-			b.bins[x].Add(1)
+			local[x]++
+		}
+	}
+	for x, n := range local {
+		if n != 0 {
+			b.bins[x].Add(n)
 		}
 	}
 	b.n.Add(int64(len(o.Trips)))
