@@ -321,3 +321,83 @@ func TestHourRowJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestReferenceSampled: the per-hour reference is the sampled trips'
+// counts, unscaled, beside the whole week's counts of every trip; a
+// reference whose sampled trips were not all counted is refused.
+func TestReferenceSampled(t *testing.T) {
+	dir := testenv.DataDir(t)
+	a, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trips := tlctest.CleanTrips(t, filepath.Join(dir, "green_tripdata_2023-02.parquet"))
+	s := drift.DefaultSettings()
+	s.Replicates, s.Sizes, s.SpanSizes = 10, []int{100}, []int{100}
+	preds := make([]trip.Prediction, len(trips))
+	a.Model.PredictBatch(trips, preds)
+	for _, tc := range []struct {
+		name  string
+		every int // every how many trips is sampled
+	}{{"all", 1}, {"a third", 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := drift.NewReference()
+			ref.EstimateSource = "training"
+			perHour := make([]int64, drift.HourBins-1)
+			for i := range trips {
+				ref.AddInput(&trips[i], 1)
+				ref.AddEstimate(&trips[i], float64(preds[i].Minutes))
+				if i%tc.every == 0 {
+					ref.AddSampled(&trips[i])
+					if h := trip.HourOfWeek(trips[i].Pickup); h >= 0 {
+						perHour[h]++
+					}
+				}
+			}
+			p, err := drift.NewProfileFrom(ref, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if p.Trips != int64(len(trips)) {
+				t.Errorf("%d trips; want %d", p.Trips, len(trips))
+			}
+			for _, f := range []drift.Feature{drift.PickupZone, drift.PassengerCategory} {
+				for h, row := range p.Features[f].ByHour {
+					var n int64
+					for _, bc := range row {
+						n += bc.Count
+					}
+					if n != perHour[h] {
+						t.Fatalf("%s, hour %d: %d trips by hour; want the %d sampled", f, h, n, perHour[h])
+					}
+				}
+			}
+			if tc.every == 1 {
+				// Sampling every trip: the hours add up to the week's
+				// counts of the trips with a pickup time.
+				pu := p.Features[drift.HourOfWeek].Counts
+				for h, n := range perHour {
+					if pu[h] != n {
+						t.Fatalf("hour %d: %d trips in the week's counts, %d by hour", h, pu[h], n)
+					}
+				}
+			}
+			for _, sp := range p.Features[drift.PickupZone].Spans {
+				if len(sp.Thresholds) != 1 || !(sp.Thresholds[0].Score > 0) {
+					t.Errorf("span %d hours: thresholds %+v", sp.Hours, sp.Thresholds)
+				}
+			}
+		})
+	}
+	ref := drift.NewReference()
+	ref.AddInput(&trips[0], 1)
+	ref.AddSampled(&trips[0])
+	ref.AddSampled(&trips[0])
+	ref.AddEstimate(&trips[0], 10)
+	if _, err := drift.NewProfileFrom(ref, s); err == nil {
+		t.Error("more sampled trips than counted: no error")
+	}
+}
