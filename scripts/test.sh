@@ -56,6 +56,9 @@ go test -count=1 -run TestMemoryStaysFlat -v ./internal/training | grep -E '^(--
 step "POST /predict allocates nothing in its handler, request after request (without -race, whose sync.Pool drops)"
 go test -count=1 -run 'TestPredictKeepsItsBuffer|TestPredictAllocations' ./internal/httpapi
 
+step "live drift windows replaying real months (a single goroutine; too slow under -race)"
+go test -count=1 -run TestReplayRealMonths -v ./internal/drift/live | grep -E '^(---|ok|FAIL)|    --- '
+
 step "fuzz the decoders and the JSON string encoder (short; longer runs: make fuzz)"
 go test ./internal/model -run '^$' -fuzz FuzzDecode -fuzztime 10s
 go test ./internal/tripjson -run '^$' -fuzz FuzzDecode -fuzztime 10s

@@ -3,6 +3,7 @@ package accuracy
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/taxieta/taxieta/internal/drift"
 	"github.com/taxieta/taxieta/internal/trip"
@@ -37,9 +38,10 @@ type Drift struct {
 	Days     []DriftScore `json:"days,omitempty"`
 }
 
-// DriftScore is one window's drift (a day, or the whole period). A day's
-// hour of week is never computed: a day holds 24 of the week's hours, so
-// it differs from the reference by construction.
+// DriftScore is one window's drift (a day, or the whole period). A day is
+// scored against the reference of its own 24 hours of week (so a Sunday
+// is compared with the training Sundays), its hour of week within them;
+// the whole period against the whole week.
 type DriftScore struct {
 	// Day is YYYY-MM-DD; empty for the whole period.
 	Day   string `json:"day,omitempty"`
@@ -129,21 +131,27 @@ func (dc *driftCounter) report() *Drift {
 	return d
 }
 
-func (dc *driftCounter) score(day string, c *drift.Counts, minTrips int64) DriftScore {
-	scores := dc.cfg.Profile.Score(c, dc.cfg.Options)
-	if day != "" {
-		// One day holds 24 of the week's 168 hours: its hour of week
-		// differs from the reference's by construction, not by drift.
-		h := &scores[drift.HourOfWeek]
-		*h = drift.FeatureScore{Feature: h.Feature, Kind: h.Kind, Trips: h.Trips, MinEffect: h.MinEffect, UnknownShare: h.UnknownShare}
+// daySpan is how a day's trips are scored: one day holds 24 of the week's
+// 168 hours, so its features are scored against the reference of those
+// hours, and its hour of week within them (drift.Span). The whole period
+// (day "") is scored against the whole week.
+func daySpan(day string) drift.Span {
+	d, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return drift.Span{}
 	}
+	return drift.Span{Hours: 24, Whole: true, FirstHour: trip.HourOfWeek(d)}
+}
+
+func (dc *driftCounter) score(day string, c *drift.Counts, minTrips int64) DriftScore {
+	scores := dc.cfg.Profile.ScoreSpan(c, dc.cfg.Options, daySpan(day))
 	w := DriftScore{Day: day, Trips: c.Trips, Features: scores[:], Flagged: []string{}}
 	var skipped []string
-	for f, s := range scores {
+	for _, s := range scores {
 		if s.Flag {
 			w.Flagged = append(w.Flagged, s.Feature)
 		}
-		if !s.Computed && !(day != "" && drift.Feature(f) == drift.HourOfWeek) {
+		if !s.Computed && s.NotScored == "" {
 			skipped = append(skipped, s.Feature)
 		}
 	}

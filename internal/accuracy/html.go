@@ -146,9 +146,10 @@ beyond both the no-drift threshold calibrated for this many trips and the minimu
 {{range .Features}}<tr{{if .Flag}} class="flag"{{end}}><td>{{.Feature}}</td>{{if .Computed}}<td>{{f4 .Score}} {{.Kind}}</td><td>{{f4 .Threshold}}</td><td>{{f4 .Calibrated}}</td>{{else}}<td colspan="3" class="nc">not computed ({{.Trips}} trips)</td>{{end}}<td>{{.MinEffect}}</td><td>{{pct .UnknownShare}}</td><td>{{if .Flag}}DRIFT{{else}}–{{end}}</td></tr>
 {{end}}</tbody></table>{{end}}
 <h3>Drift per day</h3>
-<p>Highlighted: flagged. A day's hour of week is not scored (a day holds 24 of the week's 168 hours), nor is any feature of a
-day with fewer than {{.MinTrips}} trips. A day is compared with the whole training mix, so weekends and busy days flag now and
-then even in a month the model learnt from: read per-day flags as hints, the whole period above as the verdict.</p>
+<p>Highlighted: flagged. A day is compared with the training trips of the same hours of week (a Sunday with the training
+Sundays, hour by hour, weighted by the day's own trips per hour), its hour of week within its 24 hours, with thresholds
+calibrated on days of the training data; a day with fewer than {{.MinTrips}} trips is not scored. A public holiday's trips look
+like a Sunday's and may flag the zones even in a month the model learnt from.</p>
 <table><thead><tr><th>day</th><th>trips</th>{{range .Overall.Features}}<th>{{.Feature}}</th>{{end}}</tr></thead><tbody>
 {{range .Days}}<tr><td>{{.Day}}</td><td>{{.Trips}}</td>{{range .Features}}{{if .Computed}}<td{{if .Flag}} class="flag"{{end}}>{{f4 .Score}}</td>{{else}}<td class="nc">not computed</td>{{end}}{{end}}</tr>
 {{end}}</tbody></table>

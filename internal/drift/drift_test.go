@@ -5,9 +5,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/taxieta/taxieta/internal/defaultmodel"
 	"github.com/taxieta/taxieta/internal/drift"
@@ -184,6 +186,16 @@ func TestValidate(t *testing.T) {
 		{"min effect", func(p *drift.Profile) { p.Features[3].MinEffect = math.NaN() }, "min_effect"},
 		{"thresholds", func(p *drift.Profile) { p.Features[3].Thresholds = nil }, "no thresholds"},
 		{"threshold order", func(p *drift.Profile) { p.Features[3].Thresholds[1].Trips = 1 }, "increasing sizes"},
+		{"version", func(p *drift.Profile) { p.Version = drift.ProfileVersion + 1 }, "reads versions up to"},
+		{"hours in version 1", func(p *drift.Profile) { p.Version = 1 }, "per-hour reference in a version 1 profile"},
+		{"hours", func(p *drift.Profile) { p.Features[0].ByHour = p.Features[0].ByHour[:3] }, "3 hours of reference"},
+		{"hour bin", func(p *drift.Profile) { p.Features[2].ByHour[5][0].Bin = 99 }, "want increasing bins"},
+		{"hour count", func(p *drift.Profile) { p.Features[1].ByHour[7][0].Count = 1 << 40 }, "over the week"},
+		{"hour of week by hour", func(p *drift.Profile) { p.Features[3].ByHour = p.Features[0].ByHour }, "no per-hour reference"},
+		{"span order", func(p *drift.Profile) { p.Features[0].Spans[1].Hours = 1 }, "increasing spans"},
+		{"hour of week span", func(p *drift.Profile) { p.Features[3].Spans[0].Hours = 1 }, "increasing spans"},
+		{"span thresholds", func(p *drift.Profile) { p.Features[4].Spans[0].Thresholds[2].Score = -1 }, "span of 1 hours"},
+		{"smoothing", func(p *drift.Profile) { p.HourSmoothing = math.Inf(1) }, "hour smoothing"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b, _ := json.Marshal(a.Profile)
@@ -232,5 +244,160 @@ func TestProfileIsReproducible(t *testing.T) {
 	}
 	if _, err := drift.NewProfile(nil, nil, a.Model, s); err == nil {
 		t.Error("a profile of no trips: no error")
+	}
+}
+
+// TestVersion1Profile: a profile written before the per-hour reference
+// (no version, no by_hour, no span_thresholds) still decodes, validates
+// and scores: whole windows as before, windows of a few hours against the
+// whole week, with their hour of week not scored and saying why.
+func TestVersion1Profile(t *testing.T) {
+	a, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := a.Profile
+	old := *v2
+	old.Version, old.HourSmoothing = 0, 0
+	old.Features = slices.Clone(v2.Features)
+	for i := range old.Features {
+		old.Features[i].ByHour, old.Features[i].Spans = nil, nil
+	}
+	b, err := json.Marshal(&old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"version"`, `"by_hour"`, `"span_thresholds"`, `"hour_smoothing"`} {
+		if strings.Contains(string(b), key) {
+			t.Fatalf("a version 1 profile encodes %s", key)
+		}
+	}
+	var p drift.Profile
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatalf("version 1 profile: %v", err)
+	}
+	trips := make([]trip.Trip, 3000)
+	for i := range trips {
+		trips[i] = trip.Trip{PULocationID: uint16(1 + i%260), DOLocationID: 75, Passengers: 1, Pickup: time.Date(2024, 3, 4, i%24, 0, 0, 0, time.UTC)}
+	}
+	preds := make([]trip.Prediction, len(trips))
+	a.Model.PredictBatch(trips, preds)
+	var c drift.Counts
+	c.Add(&p, trips, preds)
+	if got, want := p.Score(&c, drift.Options{}), v2.Score(&c, drift.Options{}); got != want {
+		t.Errorf("whole-week scores differ between versions:\n%+v\n%+v", got, want)
+	}
+	day := drift.Span{Hours: 24, Whole: true, FirstHour: 0}
+	for f, s := range p.ScoreSpan(&c, drift.Options{}, day) {
+		if s.Reference != drift.RefWeek {
+			t.Errorf("version 1, %s: reference %q; want week", s.Feature, s.Reference)
+		}
+		if (drift.Feature(f) == drift.HourOfWeek) != (s.NotScored != "") || (s.NotScored != "" && !strings.Contains(s.NotScored, "version 1")) {
+			t.Errorf("version 1, %s: not scored %q", s.Feature, s.NotScored)
+		}
+	}
+	// Version 2 scores the same day against its own hours.
+	for _, s := range v2.ScoreSpan(&c, drift.Options{}, day) {
+		if s.Reference != drift.RefHours || !s.Computed {
+			t.Errorf("version 2, %s: %+v; want computed against the day's hours", s.Feature, s)
+		}
+	}
+}
+
+func TestHourRowJSON(t *testing.T) {
+	var r drift.HourRow
+	if err := json.Unmarshal([]byte(`"3:10 74:2"`), &r); err != nil || len(r) != 2 || r[1] != (drift.BinCount{Bin: 74, Count: 2}) {
+		t.Fatalf("decode: %v %v", r, err)
+	}
+	if b, err := json.Marshal(r); err != nil || string(b) != `"3:10 74:2"` {
+		t.Errorf("encode: %s %v", b, err)
+	}
+	for _, bad := range []string{`"3:x"`, `"3"`, `[1,2]`, `"a:1"`} {
+		if err := json.Unmarshal([]byte(bad), &r); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+// TestReferenceSampled: the per-hour reference is the sampled trips'
+// counts, unscaled, beside the whole week's counts of every trip; a
+// reference whose sampled trips were not all counted is refused.
+func TestReferenceSampled(t *testing.T) {
+	dir := testenv.DataDir(t)
+	a, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trips := tlctest.CleanTrips(t, filepath.Join(dir, "green_tripdata_2023-02.parquet"))
+	s := drift.DefaultSettings()
+	s.Replicates, s.Sizes, s.SpanSizes = 10, []int{100}, []int{100}
+	preds := make([]trip.Prediction, len(trips))
+	a.Model.PredictBatch(trips, preds)
+	for _, tc := range []struct {
+		name  string
+		every int // every how many trips is sampled
+	}{{"all", 1}, {"a third", 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := drift.NewReference()
+			ref.EstimateSource = "training"
+			perHour := make([]int64, drift.HourBins-1)
+			for i := range trips {
+				ref.AddInput(&trips[i], 1)
+				ref.AddEstimate(&trips[i], float64(preds[i].Minutes))
+				if i%tc.every == 0 {
+					ref.AddSampled(&trips[i])
+					if h := trip.HourOfWeek(trips[i].Pickup); h >= 0 {
+						perHour[h]++
+					}
+				}
+			}
+			p, err := drift.NewProfileFrom(ref, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if p.Trips != int64(len(trips)) {
+				t.Errorf("%d trips; want %d", p.Trips, len(trips))
+			}
+			for _, f := range []drift.Feature{drift.PickupZone, drift.PassengerCategory} {
+				for h, row := range p.Features[f].ByHour {
+					var n int64
+					for _, bc := range row {
+						n += bc.Count
+					}
+					if n != perHour[h] {
+						t.Fatalf("%s, hour %d: %d trips by hour; want the %d sampled", f, h, n, perHour[h])
+					}
+				}
+			}
+			if tc.every == 1 {
+				// Sampling every trip: the hours add up to the week's
+				// counts of the trips with a pickup time.
+				pu := p.Features[drift.HourOfWeek].Counts
+				for h, n := range perHour {
+					if pu[h] != n {
+						t.Fatalf("hour %d: %d trips in the week's counts, %d by hour", h, pu[h], n)
+					}
+				}
+			}
+			for _, sp := range p.Features[drift.PickupZone].Spans {
+				if len(sp.Thresholds) != 1 || !(sp.Thresholds[0].Score > 0) {
+					t.Errorf("span %d hours: thresholds %+v", sp.Hours, sp.Thresholds)
+				}
+			}
+		})
+	}
+	ref := drift.NewReference()
+	ref.AddInput(&trips[0], 1)
+	ref.AddSampled(&trips[0])
+	ref.AddSampled(&trips[0])
+	ref.AddEstimate(&trips[0], 10)
+	if _, err := drift.NewProfileFrom(ref, s); err == nil {
+		t.Error("more sampled trips than counted: no error")
 	}
 }

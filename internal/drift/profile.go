@@ -12,7 +12,10 @@
 // score is beyond both the calibrated threshold (so the shift is
 // statistically real: about 1% false alarms per window and feature) and a
 // minimum effect size (so a large window does not alarm on a shift too
-// small to matter).
+// small to matter). Windows of a few hours (the live 1h and 24h windows, a
+// day of the accuracy report) are scored against the reference of the
+// hours of week they hold, with thresholds calibrated for that (see
+// ScoreSpan and hours.go), so that a night or a Sunday is not drift.
 //
 // The package knows trips and predictions only: nothing of HTTP, files or
 // the model artifact, which carries a Profile.
@@ -94,9 +97,18 @@ const (
 // the TLC's own 264 "Unknown" and 265 "Outside of NYC".
 var unknownZones = [...]int{0, 264, 265}
 
+// ProfileVersion is the profile format this build writes. Version 1 (or
+// no version) holds the whole-week reference only; version 2 adds, per
+// feature, the reference counts of each hour of week and the thresholds of
+// windows scored against the hours they cover (see Span).
+const ProfileVersion = 2
+
 // Profile is what a model saw, for monitoring: per feature the reference
 // counts and the calibrated no-drift thresholds.
 type Profile struct {
+	// Version is the profile format, ProfileVersion when written by this
+	// build; 0 in profiles written before versions (read as version 1).
+	Version int `json:"version,omitempty"`
 	// Trips is the number of training trips counted.
 	Trips int64 `json:"trips"`
 	// EstimateTrips is the number of trips the estimates were made on,
@@ -109,6 +121,12 @@ type Profile struct {
 	Replicates int `json:"replicates"`
 	// Seed seeds the bootstrap, so the same data gives the same profile.
 	Seed uint64 `json:"seed"`
+	// HourSmoothing is the weight, in trips, of the whole-week mix in
+	// each hour's reference (version 2): an hour's shares are
+	// (count + HourSmoothing·week share) / (hour's trips + HourSmoothing),
+	// so that an hour with few reference trips does not make its rare
+	// bins look impossible.
+	HourSmoothing float64 `json:"hour_smoothing,omitempty"`
 	// Features are the features in Feature order.
 	Features []FeatureProfile `json:"features"`
 }
@@ -128,8 +146,27 @@ type FeatureProfile struct {
 	// window's size.
 	MinEffect float64 `json:"min_effect"`
 	// Thresholds are the calibrated no-drift thresholds by window size,
-	// in increasing size.
+	// in increasing size, of windows scored against the whole week.
 	Thresholds []Threshold `json:"thresholds"`
+	// ByHour are the reference counts of each hour of week (version 2;
+	// every feature but the hour of week): 168 rows, Monday 00:00 first.
+	ByHour HourCounts `json:"by_hour,omitempty"`
+	// Spans are the calibrated thresholds of windows of a few hours
+	// scored against the hours they cover (version 2), by span.
+	Spans []SpanThresholds `json:"span_thresholds,omitempty"`
+}
+
+// SpanThresholds are the no-drift thresholds of windows spanning Hours
+// hours of the week, scored as Profile.ScoreSpan does: by window size, in
+// increasing size.
+type SpanThresholds struct {
+	Hours      int         `json:"hours"`
+	Thresholds []Threshold `json:"thresholds"`
+	// Floor is the threshold's limit for windows of ever more trips: the
+	// quantile of the real windows' excess divergence alone, which no
+	// number of trips averages away. Beyond the largest calibrated size
+	// the threshold is the larger of Floor and the 1/n extrapolation.
+	Floor float64 `json:"floor"`
 }
 
 // Threshold is the bootstrap quantile of the score of windows of Trips
@@ -161,6 +198,14 @@ type Settings struct {
 	EstimateBins int
 	// Seed seeds the bootstrap.
 	Seed uint64
+	// Spans are the window spans in hours calibrated for scoring against
+	// the hours a window covers (Profile.ScoreSpan); none makes a version 1
+	// profile. SpanSizes are their window sizes (fewer than Sizes: each
+	// span's draws cost more, and beyond the largest its Floor holds).
+	Spans     []int
+	SpanSizes []int
+	// HourSmoothing is Profile.HourSmoothing.
+	HourSmoothing float64
 }
 
 // DefaultSettings are the settings training uses.
@@ -172,6 +217,10 @@ func DefaultSettings() Settings {
 		Quantile:     0.99,
 		EstimateBins: 10,
 		Seed:         13,
+		// The live windows (1h, 24h) and the monitor's days (24h).
+		Spans:         []int{1, 24},
+		SpanSizes:     []int{100, 200, 500, 1000, 2000, 5000},
+		HourSmoothing: 50,
 	}
 }
 
@@ -182,7 +231,8 @@ type Predictor interface {
 
 // NewProfile computes the reference of a model trained on train: the
 // input distributions of train, and the model's estimates on valid (on
-// train when valid is empty), then calibrates the thresholds.
+// train when valid is empty), then calibrates the thresholds. It is
+// NewProfileFrom of a Reference holding every trip of train.
 func NewProfile(train, valid []trip.Example, m Predictor, s Settings) (*Profile, error) {
 	if len(train) == 0 {
 		return nil, errors.New("drift profile: no training trips")
@@ -190,22 +240,36 @@ func NewProfile(train, valid []trip.Example, m Predictor, s Settings) (*Profile,
 	ref := NewReference()
 	for i := range train {
 		ref.AddInput(&train[i].Trip, 1)
+		ref.AddSampled(&train[i].Trip)
 	}
 	est, src := valid, "validation"
 	if len(est) == 0 {
 		est, src = train, "training"
 	}
 	ref.EstimateSource = src
-	for _, v := range estimates(est, m) {
-		ref.Estimates[v]++
+	for i, v := range estimates(est, m) {
+		ref.AddEstimate(&est[i].Trip, v)
 	}
 	return NewProfileFrom(ref, s)
 }
 
 // Reference is what a profile is computed from, gathered while the trips
-// are read so that no trip needs keeping: the training trips' counts per
-// bin of each input feature, and how many times the model gave each
-// estimate on the trips of EstimateSource.
+// are read so that no training trip needs keeping: the training trips'
+// counts per bin of each input feature, how many times the model gave
+// each estimate on the trips of EstimateSource, and, for the per-hour
+// reference of a version 2 profile, timed records (pickup time, hour of
+// week and the bins) of the sampled training trips and of the estimated
+// trips.
+//
+// The per-hour reference (FeatureProfile.ByHour) and the real windows the
+// span thresholds are calibrated against come from the sampled trips
+// (AddSampled): every training trip while the trainer's sample holds them
+// all (the default model's), a uniform sample beyond. They are then the
+// sample's counts, not scaled up to the whole training set: the smoothing
+// (Profile.HourSmoothing pseudo-trips towards the whole week) then weighs
+// against the trips each hour's shares were actually measured on, and the
+// real windows, drawn from the same trips, are compared with the rest of
+// those counts (leave-one-out), which scaled counts would not match.
 type Reference struct {
 	// Trips is the number of training trips.
 	Trips int64
@@ -216,6 +280,29 @@ type Reference struct {
 	Estimates map[float64]int64
 	// EstimateSource says which trips were estimated: "validation" or "training".
 	EstimateSource string
+
+	// sampled are the sampled training trips with a pickup time, in
+	// training order; estimated the estimates of trips with a pickup
+	// time, in the order estimated. Ties of pickup time keep this order
+	// in the real windows, so the same data gives the same profile.
+	sampled   []sampledTrip
+	estimated []estimatedTrip
+}
+
+// sampledTrip is a sampled training trip's pickup (Unix seconds of the
+// wall-clock time), hour of week and input bins.
+type sampledTrip struct {
+	at           int64
+	hour         int16
+	pickup, drop int16
+	passengers   int8
+}
+
+// estimatedTrip is an estimated trip's pickup, hour of week and estimate.
+type estimatedTrip struct {
+	at      int64
+	hour    int16
+	minutes float64
 }
 
 // NewReference returns an empty reference.
@@ -237,8 +324,35 @@ func (r *Reference) AddInput(t *trip.Trip, n int64) {
 	r.Inputs[HourOfWeek][hourBin(t)] += n
 }
 
+// AddSampled records t, a training trip already counted by AddInput, as
+// one of the sampled trips the per-hour reference and the real windows
+// are computed from (see Reference); trips are added in training order.
+// A trip with no pickup time has no hour and is not recorded.
+func (r *Reference) AddSampled(t *trip.Trip) {
+	if t.Pickup.IsZero() {
+		return
+	}
+	r.sampled = append(r.sampled, sampledTrip{
+		at: t.Pickup.Unix(), hour: int16(hourBin(t)),
+		pickup: int16(zoneBin(t.PULocationID)), drop: int16(zoneBin(t.DOLocationID)), passengers: int8(passengerBin(t.Passengers)),
+	})
+}
+
+// AddEstimate counts the model's estimate of t, in minutes, and records
+// it with t's pickup time for the estimates' per-hour reference. Every
+// estimated trip with a pickup time is recorded (24 bytes each): unlike
+// the training trips, the estimated ones are not sampled.
+func (r *Reference) AddEstimate(t *trip.Trip, minutes float64) {
+	r.Estimates[minutes]++
+	if !t.Pickup.IsZero() {
+		r.estimated = append(r.estimated, estimatedTrip{at: t.Pickup.Unix(), hour: int16(hourBin(t)), minutes: minutes})
+	}
+}
+
 // NewProfileFrom computes the profile of a reference and calibrates its
-// thresholds.
+// thresholds. With spans in s it is a version 2 profile, whose per-hour
+// reference and span thresholds come from the reference's sampled and
+// estimated trips.
 func NewProfileFrom(ref *Reference, s Settings) (*Profile, error) {
 	if ref.Trips <= 0 {
 		return nil, errors.New("drift profile: no training trips")
@@ -277,8 +391,48 @@ func NewProfileFrom(ref *Reference, s Settings) (*Profile, error) {
 	for v, n := range ref.Estimates { // integer sums: the order does not matter
 		p.Features[Estimate].Counts[estimateBin(edges, v)] += n
 	}
+	var real [NumFeatures][]timed
+	if len(s.Spans) > 0 {
+		p.Version, p.HourSmoothing = ProfileVersion, s.HourSmoothing
+		for _, t := range ref.sampled {
+			h := int(t.hour)
+			real[PickupZone] = append(real[PickupZone], timed{t.at, h, int(t.pickup)})
+			real[DropoffZone] = append(real[DropoffZone], timed{t.at, h, int(t.drop)})
+			real[PassengerCategory] = append(real[PassengerCategory], timed{t.at, h, int(t.passengers)})
+			real[HourOfWeek] = append(real[HourOfWeek], timed{t.at, h, h})
+		}
+		for _, t := range ref.estimated {
+			real[Estimate] = append(real[Estimate], timed{t.at, int(t.hour), estimateBin(edges, t.minutes)})
+		}
+		for f := range NumFeatures {
+			if f == HourOfWeek {
+				continue
+			}
+			fp := &p.Features[f]
+			dense := make([][]int64, HourBins-1)
+			for h := range dense {
+				dense[h] = make([]int64, len(fp.Counts))
+			}
+			sum := make([]int64, len(fp.Counts))
+			for _, t := range real[f] {
+				dense[t.hour][t.bin]++
+				sum[t.bin]++
+			}
+			for b, c := range sum {
+				if c > fp.Counts[b] {
+					return nil, fmt.Errorf("drift profile: %s: bin %d: %d trips recorded by hour, %d counted", fp.Name, b, c, fp.Counts[b])
+				}
+			}
+			fp.ByHour = sparseHours(dense)
+		}
+	}
 	for f := range p.Features {
 		if err := p.Features[f].calibrate(s); err != nil {
+			return nil, fmt.Errorf("drift profile: %s: %w", p.Features[f].Name, err)
+		}
+	}
+	for f := range NumFeatures {
+		if err := p.calibrateSpans(f, s, sortTimed(real[f])); err != nil {
 			return nil, fmt.Errorf("drift profile: %s: %w", p.Features[f].Name, err)
 		}
 	}
@@ -409,6 +563,9 @@ func (p *Profile) Validate() error {
 	if len(p.Features) != int(NumFeatures) {
 		return fmt.Errorf("drift profile: %d features; want %d", len(p.Features), NumFeatures)
 	}
+	if p.Version < 0 || p.Version > ProfileVersion {
+		return fmt.Errorf("drift profile: version %d: this build reads versions up to %d", p.Version, ProfileVersion)
+	}
 	for f := range NumFeatures {
 		fp := &p.Features[f]
 		if fp.Name != f.String() {
@@ -452,10 +609,21 @@ func (p *Profile) Validate() error {
 		if len(fp.Thresholds) == 0 {
 			return fmt.Errorf("drift profile: %s: no thresholds", fp.Name)
 		}
-		for i, t := range fp.Thresholds {
-			if t.Trips <= 0 || !finite(t.Score) || t.Score < 0 || (i > 0 && t.Trips <= fp.Thresholds[i-1].Trips) {
-				return fmt.Errorf("drift profile: %s: threshold %d (%d trips, %v): want increasing sizes and finite scores ≥ 0", fp.Name, i, t.Trips, t.Score)
-			}
+		if err := validThresholds(fp.Thresholds); err != nil {
+			return fmt.Errorf("drift profile: %s: %w", fp.Name, err)
+		}
+		if err := p.validateHours(f); err != nil {
+			return fmt.Errorf("drift profile: %s: %w", fp.Name, err)
+		}
+	}
+	return nil
+}
+
+// validThresholds checks thresholds: increasing sizes, finite scores ≥ 0.
+func validThresholds(ts []Threshold) error {
+	for i, t := range ts {
+		if t.Trips <= 0 || !finite(t.Score) || t.Score < 0 || (i > 0 && t.Trips <= ts[i-1].Trips) {
+			return fmt.Errorf("threshold %d (%d trips, %v): want increasing sizes and finite scores ≥ 0", i, t.Trips, t.Score)
 		}
 	}
 	return nil
@@ -467,7 +635,12 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 // of n trips: interpolated between calibrated sizes on log–log axes, and
 // beyond the largest as 1/n (the scores' sampling noise shrinks so).
 func (p *Profile) Threshold(f Feature, n int64) float64 {
-	ts := p.Features[f].Thresholds
+	return interpolate(p.Features[f].Thresholds, n)
+}
+
+// interpolate is the threshold of thresholds ts for a window of n trips,
+// as Profile.Threshold says.
+func interpolate(ts []Threshold, n int64) float64 {
 	if n <= int64(ts[0].Trips) {
 		return ts[0].Score
 	}

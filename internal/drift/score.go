@@ -3,9 +3,9 @@ package drift
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/taxieta/taxieta/internal/trip"
@@ -75,6 +75,13 @@ type FeatureScore struct {
 	Threshold  float64 `json:"threshold"`
 	// Flag says Score > Threshold.
 	Flag bool `json:"flag"`
+	// Reference says what the window was compared with: RefWeek (the
+	// whole week's mix) or RefHours (the mix of the hours of week the
+	// window holds; see Span).
+	Reference string `json:"reference"`
+	// NotScored says why the feature is not scored in this window however
+	// many trips it has (the hour of week of a sliding window).
+	NotScored string `json:"not_scored,omitempty"`
 	// UnknownShare is the share of the window's trips whose value is
 	// unknown: zone ids 264, 265 or invalid; no passenger count; no
 	// pickup time; an estimate that is not a positive number. It is 0
@@ -95,45 +102,11 @@ type Options struct {
 // DefaultMinTrips is the fewest trips scored unless Options say otherwise.
 const DefaultMinTrips = 200
 
-// Score scores a window's counts against the profile, feature by feature
-// in Feature order.
+// Score scores a window's counts against the whole week's reference,
+// feature by feature in Feature order; see ScoreSpan for windows of a few
+// hours.
 func (p *Profile) Score(c *Counts, o Options) [NumFeatures]FeatureScore {
-	minTrips := o.MinTrips
-	if minTrips <= 0 {
-		minTrips = DefaultMinTrips
-	}
-	var out [NumFeatures]FeatureScore
-	for f := range NumFeatures {
-		fp := &p.Features[f]
-		nb := len(fp.Counts)
-		obs := c.Bins[offsets[f] : offsets[f]+nb]
-		fs := FeatureScore{Feature: fp.Name, Kind: fp.Score, MinEffect: fp.MinEffect}
-		if o.MinEffects != nil && o.MinEffects[f] >= 0 {
-			fs.MinEffect = o.MinEffects[f]
-		}
-		var unknown, all int64
-		for _, b := range unknownBins(f, nb) {
-			unknown += obs[b]
-		}
-		for b, v := range obs {
-			all += v
-			if scored(f, b, nb) {
-				fs.Trips += v
-			}
-		}
-		if all > 0 {
-			fs.UnknownShare = float64(unknown) / float64(all)
-		}
-		if fs.Trips >= minTrips {
-			fs.Computed = true
-			fs.Score = score(fp.Score, fp.shares(f), obs, fs.Trips, f)
-			fs.Calibrated = p.Threshold(f, fs.Trips)
-			fs.Threshold = max(fs.Calibrated, fs.MinEffect)
-			fs.Flag = fs.Score > fs.Threshold
-		}
-		out[f] = fs
-	}
-	return out
+	return p.ScoreSpan(c, o, Span{})
 }
 
 // shares are the reference's shares per bin over the scored bins (0 for
@@ -208,12 +181,7 @@ func (fp *FeatureProfile) calibrate(s Settings) error {
 			}
 			scores[r] = score(fp.Score, q, obs, int64(n), f)
 		}
-		slices.Sort(scores)
-		i := int(math.Ceil(s.Quantile*float64(len(scores)))) - 1
-		v := scores[max(0, min(i, len(scores)-1))]
-		// Six significant digits are plenty and keep the artifact short.
-		v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
-		fp.Thresholds = append(fp.Thresholds, Threshold{Trips: n, Score: v})
+		fp.Thresholds = append(fp.Thresholds, Threshold{Trips: n, Score: quantileOf(scores, s.Quantile)})
 	}
 	return nil
 }
@@ -266,9 +234,13 @@ func newAlias(q []float64) *alias {
 	return a
 }
 
+// draw draws a bin. One 64-bit number gives both the column (its high
+// part times the number of columns) and the coin (what is left), which
+// halves the cost of calibrating a profile.
 func (a *alias) draw(r *rand.Rand) int {
-	i := r.IntN(len(a.prob))
-	if r.Float64() < a.prob[i] {
+	hi, lo := bits.Mul64(r.Uint64(), uint64(len(a.prob)))
+	i := int(hi)
+	if float64(lo>>11)/(1<<53) < a.prob[i] {
 		return i
 	}
 	return a.alias[i]
@@ -284,6 +256,19 @@ func (p *Profile) Summary() string {
 		fp := &p.Features[f]
 		fmt.Fprintf(&b, "  %-19s %-5s %-10g %-12.4g %-12.4g %-12.4g %s\n", fp.Name, fp.Score, fp.MinEffect,
 			p.Threshold(f, 1000), p.Threshold(f, 10000), p.Threshold(f, 100000), fp.describe(f))
+	}
+	if p.Version < 2 {
+		b.WriteString("  profile version 1: no per-hour reference; windows of a few hours are scored against the whole week\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "windows of a few hours, against the reference of the hours of week they hold (each hour smoothed with %g trips of the week's mix); thresholds include the excess divergence of real training windows:\n", p.HourSmoothing)
+	fmt.Fprintf(&b, "  %-19s %-5s %-12s %-12s %-12s\n", "feature", "hours", "thr @200", "thr @2000", "thr @20000")
+	for f := range NumFeatures {
+		fp := &p.Features[f]
+		for _, sp := range fp.Spans {
+			fmt.Fprintf(&b, "  %-19s %-5d %-12.4g %-12.4g %-12.4g\n", fp.Name, sp.Hours,
+				sp.threshold(200), sp.threshold(2000), sp.threshold(20000))
+		}
 	}
 	return b.String()
 }

@@ -79,7 +79,7 @@ func FromStats(ctx context.Context, cfg Config, r *tlc.Resolver, zt zones.Table,
 	}
 	sample, _ := st.Sample()
 	eval := model.Evaluation{Train: model.Evaluate(m, sample)}
-	ref := Reference(st)
+	ref := reference(st, sample)
 	var validSet *model.Dataset
 	if len(cfg.Valid) > 0 {
 		set, met, err := Measure(ctx, r, cfg.Rules, cfg.Valid, m, ref)
@@ -89,8 +89,8 @@ func FromStats(ctx context.Context, cfg Config, r *tlc.Resolver, zt zones.Table,
 		validSet, eval.Valid = &set, &met
 	} else {
 		ref.EstimateSource = "training"
-		for _, ex := range sample {
-			ref.Estimates[float64(m.Predict(ex.Trip).Minutes)]++
+		for i := range sample {
+			ref.AddEstimate(&sample[i].Trip, float64(m.Predict(sample[i].Trip).Minutes))
 		}
 	}
 	ds := cfg.Drift
@@ -122,8 +122,18 @@ func FromStats(ctx context.Context, cfg Config, r *tlc.Resolver, zt zones.Table,
 
 // Reference is the drift reference of training statistics, with no
 // estimates yet: the trips per pickup zone, dropoff zone, passenger
-// category and hour of week.
+// category and hour of week, and the statistics' sample as the sampled
+// trips of the per-hour reference (every training trip while there are at
+// most model.SampleSize; beyond, the sample's own counts, unscaled: see
+// drift.Reference). Statistics merged in any order have the same sample in
+// the same (training) order, hence the same reference.
 func Reference(st *model.Stats) *drift.Reference {
+	sample, _ := st.Sample()
+	return reference(st, sample)
+}
+
+// reference is Reference of st with its sample already drawn.
+func reference(st *model.Stats, sample []trip.Example) *drift.Reference {
 	ref := drift.NewReference()
 	ref.Trips = st.Trips()
 	pu, do, pax := st.ZoneCounts()
@@ -131,6 +141,9 @@ func Reference(st *model.Stats) *drift.Reference {
 	copy(ref.Inputs[drift.DropoffZone], do)
 	copy(ref.Inputs[drift.PassengerCategory], pax)
 	copy(ref.Inputs[drift.HourOfWeek], st.HourCounts())
+	for i := range sample {
+		ref.AddSampled(&sample[i].Trip)
+	}
 	return ref
 }
 
@@ -256,7 +269,7 @@ func Measure(ctx context.Context, r *tlc.Resolver, rules trip.Rules, sources []s
 		err = tlc.ReadColumns(ctx, path, func(c *tlc.Columns) error {
 			for i := range c.Len() {
 				if ex, ok := rules.Clean(c.Raw(i), &cs); ok {
-					ref.Estimates[float64(ev.Add(ex).Minutes)]++
+					ref.AddEstimate(&ex.Trip, float64(ev.Add(ex).Minutes))
 				}
 			}
 			return nil

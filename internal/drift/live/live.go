@@ -276,9 +276,17 @@ func (m *Monitor) minTrips() int64 {
 }
 
 // Score scores counts as a window named name, of length d (0 for a batch
-// run's whole file).
+// run's whole file). A window shorter than a week is a sliding window of
+// its length in hours (drift.Span): its features are scored against the
+// reference of the hours of week its trips were picked up in, and its
+// hour of week is not scored. A batch run's file, or a window of a week or
+// more, is scored against the whole week.
 func Score(name string, d time.Duration, p *drift.Profile, c *drift.Counts, o drift.Options) WindowSnapshot {
-	scores := p.Score(c, o)
+	var sp drift.Span
+	if d > 0 && d < 7*24*time.Hour {
+		sp.Hours = max(1, int(d.Round(time.Hour)/time.Hour))
+	}
+	scores := p.ScoreSpan(c, o, sp)
 	w := WindowSnapshot{Window: name, Seconds: d.Seconds(), Trips: c.Trips, Features: scores[:], Flagged: []string{}}
 	for _, s := range scores {
 		if s.Flag {
