@@ -100,13 +100,7 @@ func runTrain(ctx context.Context, env environment, args []string) error {
 	case !(minMinutes >= 0 && maxMins > minMinutes):
 		return usageError{fmt.Errorf("train: --min-minutes %g and --max-minutes %g must satisfy 0 <= min < max", minMinutes, maxMins)}
 	}
-	defLookup, defShapes := training.DefaultZoneFiles(d.dataDir)
-	if zoneLookup == "" {
-		zoneLookup = defLookup
-		if shapes == "" {
-			shapes = defShapes
-		}
-	}
+	zoneLookup, shapes = zoneFiles(d.dataDir, zoneLookup, shapes)
 	created, err := creationTime(env.getenv)
 	if err != nil {
 		return err
@@ -243,4 +237,17 @@ func printMetricsTable(w io.Writer, rows ...metricsRow) {
 func droppedCounts(st trip.Stats) string {
 	return fmt.Sprintf("dropped: bad_zone %d, too_short %d, too_long %d; passenger_count unknown (kept): %d",
 		st.BadZone, st.TooShort, st.TooLong, st.PassengersUnknown)
+}
+
+// zoneFiles are the zone lookup and shapes a training command uses: those
+// given, else the data folder's (the shapes only with its lookup).
+func zoneFiles(dataDir, lookup, shapes string) (string, string) {
+	defLookup, defShapes := training.DefaultZoneFiles(dataDir)
+	if lookup == "" {
+		lookup = defLookup
+		if shapes == "" {
+			shapes = defShapes
+		}
+	}
+	return lookup, shapes
 }

@@ -123,13 +123,7 @@ func runTrainMerge(ctx context.Context, env environment, args []string) error {
 	if _, err := model.NewEstimator(kind, nil); err != nil {
 		return usageError{fmt.Errorf("train merge: %w", err)}
 	}
-	defLookup, defShapes := training.DefaultZoneFiles(d.dataDir)
-	if zoneLookup == "" {
-		zoneLookup = defLookup
-		if shapes == "" {
-			shapes = defShapes
-		}
-	}
+	zoneLookup, shapes = zoneFiles(d.dataDir, zoneLookup, shapes)
 	created, err := creationTime(env.getenv)
 	if err != nil {
 		return err

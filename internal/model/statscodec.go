@@ -187,8 +187,20 @@ func (d *statsDecoder) fail() {
 	d.b = nil
 }
 
-func (d *statsDecoder) u() uint64 {
-	v, n := binary.Uvarint(d.b)
+// take returns the next n bytes, or nil (and the error) when fewer are left.
+func (d *statsDecoder) take(n int) []byte {
+	if len(d.b) < n {
+		d.fail()
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+// varint reads one varint with read (binary.Uvarint or binary.Varint).
+func varint[T uint64 | int64](d *statsDecoder, read func([]byte) (T, int)) T {
+	v, n := read(d.b)
 	if n <= 0 {
 		d.fail()
 		return 0
@@ -197,42 +209,27 @@ func (d *statsDecoder) u() uint64 {
 	return v
 }
 
-func (d *statsDecoder) i() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *statsDecoder) u() uint64 { return varint(d, binary.Uvarint) }
+
+func (d *statsDecoder) i() int64 { return varint(d, binary.Varint) }
 
 func (d *statsDecoder) u64() uint64 {
-	if len(d.b) < 8 {
-		d.fail()
-		return 0
+	if b := d.take(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
 	}
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
+	return 0
 }
 
 func (d *statsDecoder) u32() uint32 {
-	if len(d.b) < 4 {
-		d.fail()
-		return 0
+	if b := d.take(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
 	}
-	v := binary.LittleEndian.Uint32(d.b)
-	d.b = d.b[4:]
-	return v
+	return 0
 }
 
 func (d *statsDecoder) byte() byte {
-	if len(d.b) < 1 {
-		d.fail()
-		return 0
+	if b := d.take(1); b != nil {
+		return b[0]
 	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
+	return 0
 }
