@@ -374,15 +374,7 @@ func (p *sample) compact() {
 			ties = append(ties, e)
 		}
 	}
-	slices.SortFunc(ties, func(a, b sampled) int {
-		switch {
-		case after(&a, &b):
-			return 1
-		case after(&b, &a):
-			return -1
-		}
-		return 0
-	})
+	slices.SortFunc(ties, compareSampled)
 	ties = ties[:SampleSize-below]
 	p.buf = append(kept, ties...)
 	p.bound, p.full = ties[len(ties)-1], true
@@ -437,4 +429,15 @@ func after(a, b *sampled) bool {
 		return a.row > b.row
 	}
 	return a.ordinal > b.ordinal
+}
+
+// compareSampled orders sampled trips as after does, for slices.SortFunc.
+func compareSampled(a, b sampled) int {
+	switch {
+	case after(&a, &b):
+		return 1
+	case after(&b, &a):
+		return -1
+	}
+	return 0
 }

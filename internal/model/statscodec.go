@@ -53,15 +53,7 @@ func (s *Stats) MarshalBinary() ([]byte, error) {
 		}
 	}
 	sorted := slices.Clone(s.sample.buf)
-	slices.SortFunc(sorted, func(a, b sampled) int {
-		switch {
-		case after(&a, &b):
-			return 1
-		case after(&b, &a):
-			return -1
-		}
-		return 0
-	})
+	slices.SortFunc(sorted, compareSampled)
 	u(uint64(len(sorted)))
 	for _, e := range sorted {
 		b = binary.LittleEndian.AppendUint64(b, e.hash)
