@@ -478,9 +478,7 @@ func convertInts(values encoding.Values, c parquetColumn, dst []int64) []int64 {
 			dst = append(dst, int96Micros(x))
 		}
 	case parquet.Int32:
-		for _, x := range values.Int32() {
-			dst = append(dst, int64(x))
-		}
+		dst = appendConverted(dst, values.Int32())
 	case parquet.Float:
 		for _, x := range values.Float() {
 			dst = append(dst, floatToInt(float64(x)))
@@ -489,6 +487,15 @@ func convertInts(values encoding.Values, c parquetColumn, dst []int64) []int64 {
 		for _, x := range values.Double() {
 			dst = append(dst, floatToInt(x))
 		}
+	}
+	return dst
+}
+
+// appendConverted appends src to dst, each value converted to dst's type.
+func appendConverted[D, S int32 | int64 | float32 | float64](dst []D, src []S) []D {
+	dst = slices.Grow(dst, len(src))
+	for _, x := range src {
+		dst = append(dst, D(x))
 	}
 	return dst
 }
@@ -502,17 +509,11 @@ func convertFloats(values encoding.Values, c parquetColumn, dst []float64) []flo
 	case parquet.Double:
 		return append(dst, values.Double()...)
 	case parquet.Float:
-		for _, x := range values.Float() {
-			dst = append(dst, float64(x))
-		}
+		dst = appendConverted(dst, values.Float())
 	case parquet.Int32:
-		for _, x := range values.Int32() {
-			dst = append(dst, float64(x))
-		}
+		dst = appendConverted(dst, values.Int32())
 	case parquet.Int64:
-		for _, x := range values.Int64() {
-			dst = append(dst, float64(x))
-		}
+		dst = appendConverted(dst, values.Int64())
 	}
 	return dst
 }
